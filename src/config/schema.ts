@@ -56,10 +56,16 @@ export const ImageEncodingSchema = z
 /** An OpenAI-compatible VLM endpoint (vLLM, SGLang, OpenAI, Gemini's OpenAI-compatible API). */
 export const VlmSchema = z
   .object({
+    provider: z
+      .enum(["openai-compatible", "referee"])
+      .default("openai-compatible")
+      .describe("referee: the offline rule-based reference judge, started by the CLI on loopback (not a VLM)"),
     model: z.string().min(1).describe("model name as the server knows it"),
     base_url: z
       .union([z.string().url(), z.array(z.string().url()).min(1)])
-      .describe("endpoint URL ending in /v1, or a list of replicas serving the same model"),
+      .nullable()
+      .default(null)
+      .describe("endpoint URL ending in /v1, or a list of replicas serving the same model (null only for the referee)"),
     api_key_env: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name")

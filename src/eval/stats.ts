@@ -1,0 +1,141 @@
+/**
+ * Statistics for preference evaluation: a seeded RNG, percentile bootstrap intervals over items,
+ * a paired bootstrap of the difference between two judges, and the exact McNemar test.
+ * Everything here is pure: inputs are per-item correctness arrays, outputs are numbers.
+ */
+
+/** A uniform [0, 1) generator; injected so intervals are reproducible under a seed. */
+export type Rng = () => number;
+
+/** mulberry32: tiny, fast, and good enough for resampling indices (not for cryptography). */
+export function seededRng(seed: number): Rng {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A two-sided interval at `level` (0.95 = the 2.5th and 97.5th percentiles). */
+export interface Interval {
+  low: number;
+  high: number;
+  level: number;
+}
+
+export interface BootstrapOptions {
+  /** Resamples drawn (default 1000). */
+  resamples?: number;
+  /** Seed of the resampling RNG (default 0). */
+  seed?: number;
+  /** Coverage of the interval (default 0.95). */
+  level?: number;
+}
+
+/** Linear-interpolated quantile of an ascending-sorted array (type 7, as numpy's default). */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  const a = sorted[lo] as number;
+  const b = sorted[hi] as number;
+  return a + (b - a) * (pos - lo);
+}
+
+/**
+ * Percentile bootstrap over items: draws `resamples` item sets of the same size with replacement and
+ * applies `statistic` to the chosen indices. Items (not item x order cells) are the resampling unit,
+ * because both presentation orders of one item share its images and its label.
+ */
+export function bootstrapInterval(
+  itemCount: number,
+  statistic: (indices: Int32Array) => number,
+  options: BootstrapOptions = {},
+): Interval {
+  const level = options.level ?? 0.95;
+  if (itemCount === 0) return { low: Number.NaN, high: Number.NaN, level };
+  const resamples = options.resamples ?? 1000;
+  const rng = seededRng(options.seed ?? 0);
+  const values: number[] = new Array(resamples);
+  const indices = new Int32Array(itemCount);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < itemCount; i++) indices[i] = Math.floor(rng() * itemCount);
+    values[r] = statistic(indices);
+  }
+  values.sort((x, y) => x - y);
+  const alpha = (1 - level) / 2;
+  return { low: quantile(values, alpha), high: quantile(values, 1 - alpha), level };
+}
+
+/** Mean of `scores` over the resampled `indices`. */
+export function meanAt(scores: ArrayLike<number>, indices: Int32Array): number {
+  let sum = 0;
+  for (let i = 0; i < indices.length; i++) sum += scores[indices[i] as number] as number;
+  return indices.length === 0 ? Number.NaN : sum / indices.length;
+}
+
+/** Bootstrap interval of a mean of per-item scores. */
+export function bootstrapMean(scores: ArrayLike<number>, options: BootstrapOptions = {}): Interval {
+  return bootstrapInterval(scores.length, (idx) => meanAt(scores, idx), options);
+}
+
+/**
+ * Paired bootstrap of mean(b) - mean(a) over the same items (both arrays aligned by item): the same
+ * resampled indices feed both means, so item difficulty cancels out.
+ */
+export function pairedBootstrapDifference(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  options: BootstrapOptions = {},
+): Interval {
+  if (a.length !== b.length) throw new RangeError(`paired arrays differ in length: ${a.length} vs ${b.length}`);
+  return bootstrapInterval(a.length, (idx) => meanAt(b, idx) - meanAt(a, idx), options);
+}
+
+const logFactorialCache: number[] = [0];
+function logFactorial(n: number): number {
+  for (let k = logFactorialCache.length; k <= n; k++) {
+    logFactorialCache[k] = (logFactorialCache[k - 1] as number) + Math.log(k);
+  }
+  return logFactorialCache[n] as number;
+}
+
+/** The exact McNemar result for paired binary outcomes. */
+export interface McNemarResult {
+  /** Units correct under A only. */
+  aOnly: number;
+  /** Units correct under B only. */
+  bOnly: number;
+  /** Two-sided exact p-value: 2 * P(X <= min(aOnly, bOnly)), X ~ Binomial(aOnly + bOnly, 1/2), capped at 1. */
+  pValue: number;
+}
+
+/** Exact (binomial) McNemar test on the discordant counts. */
+export function mcnemarExact(aOnly: number, bOnly: number): McNemarResult {
+  const n = aOnly + bOnly;
+  if (n === 0) return { aOnly, bOnly, pValue: 1 };
+  const k = Math.min(aOnly, bOnly);
+  // Sum the binomial tail in log space so n in the thousands does not underflow term by term.
+  const logHalfN = n * Math.log(0.5);
+  let tail = 0;
+  for (let i = 0; i <= k; i++) {
+    tail += Math.exp(logFactorial(n) - logFactorial(i) - logFactorial(n - i) + logHalfN);
+  }
+  return { aOnly, bOnly, pValue: Math.min(1, 2 * tail) };
+}
+
+/** McNemar on two aligned boolean correctness vectors. */
+export function mcnemarFromOutcomes(a: readonly boolean[], b: readonly boolean[]): McNemarResult {
+  if (a.length !== b.length) throw new RangeError(`paired arrays differ in length: ${a.length} vs ${b.length}`);
+  let aOnly = 0;
+  let bOnly = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] && !b[i]) aOnly++;
+    else if (!a[i] && b[i]) bOnly++;
+  }
+  return mcnemarExact(aOnly, bOnly);
+}

@@ -1,0 +1,350 @@
+/**
+ * The control and reward service that training workers talk to (protocol v1, docs/ARCHITECTURE.md).
+ *
+ * Workers submit each candidate pair as soon as it is sampled and collect the rewards later, so
+ * judging overlaps with sampling and reference passes instead of blocking every rank (the
+ * reference release makes one blocking judge call per pair on every rank).
+ *
+ * Judge failures never crash the run: a failed judgement gives every candidate reward 0 (zero
+ * advantage) and is counted. Consecutive failures past `outageThreshold` raise the stop flag so the
+ * workers checkpoint and exit cleanly instead of training on nothing.
+ */
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import pLimit from "p-limit";
+import { z } from "zod";
+
+export const PROTOCOL_VERSION = 1;
+
+/** What the service needs from a judge: compare a prompt's candidates, return outcome and rewards. */
+export interface PairJudge {
+  compare(input: {
+    prompt: string;
+    sourceImage?: string;
+    candidates: string[];
+    signal?: AbortSignal;
+  }): Promise<{
+    outcome: "decided" | "tie" | "invalid";
+    rewards: number[];
+    agreement: boolean | null;
+    cached: boolean;
+    usage?: { promptTokens: number; completionTokens: number };
+  }>;
+}
+
+const SubmitSchema = z.object({
+  protocol: z.literal(PROTOCOL_VERSION),
+  rank: z.number().int().nonnegative(),
+  step: z.number().int().nonnegative(),
+  index: z.number().int().nonnegative(),
+  prompt: z.string(),
+  source_image: z.string().nullable().default(null),
+  images: z.array(z.string().min(1)).min(2),
+});
+
+const MetricsSchema = z.object({
+  rank: z.number().int().nonnegative(),
+  step: z.number().int().nonnegative(),
+  metrics: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()])),
+});
+
+const EventSchema = z.object({
+  rank: z.number().int().nonnegative(),
+  kind: z.enum(["started", "checkpoint", "finished", "stopping"]),
+  data: z.record(z.string(), z.unknown()).default({}),
+});
+
+export type JudgementOutcome = "decided" | "tie" | "invalid" | "failed";
+
+/** One judged pair as the service records it. */
+export interface JudgementRecord {
+  id: string;
+  rank: number;
+  step: number;
+  index: number;
+  prompt: string;
+  images: string[];
+  outcome: JudgementOutcome;
+  rewards: number[];
+  agreement: boolean | null;
+  cached: boolean;
+  latencyMs: number;
+  error?: string;
+}
+
+export interface WorkerMetrics {
+  rank: number;
+  step: number;
+  metrics: Record<string, number | string | boolean | null>;
+}
+
+export interface WorkerEvent {
+  rank: number;
+  kind: "started" | "checkpoint" | "finished" | "stopping";
+  data: Record<string, unknown>;
+}
+
+/** Running totals shown on the progress bar and stored in the run summary. */
+export interface ServiceStats {
+  submitted: number;
+  completed: number;
+  decided: number;
+  tie: number;
+  invalid: number;
+  failed: number;
+  agreed: number;
+  withAgreement: number;
+  cached: number;
+  consecutiveFailures: number;
+}
+
+export interface RewardServiceOptions {
+  judge: PairJudge;
+  /** Address to bind; loopback by default, 0.0.0.0 when workers on other nodes must reach it. */
+  bind?: string;
+  port?: number;
+  /** Bearer token; a random one by default. */
+  token?: string;
+  /** Judgements in flight at once. */
+  concurrency?: number;
+  /** Consecutive failed judgements that raise the stop flag. */
+  outageThreshold?: number;
+  onJudgement?: (record: JudgementRecord) => void;
+  onMetrics?: (metrics: WorkerMetrics) => void;
+  onEvent?: (event: WorkerEvent) => void;
+  onStop?: (reason: string) => void;
+}
+
+export interface RewardService {
+  /** Base URL workers use, e.g. http://127.0.0.1:40123 */
+  readonly url: string;
+  readonly token: string;
+  readonly stats: Readonly<ServiceStats>;
+  /** Why workers were asked to stop, or null. */
+  readonly stopReason: string | null;
+  /** Ask every worker to checkpoint and exit at its next update boundary. */
+  requestStop(reason: string): void;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  record: JudgementRecord | null;
+  waiters: Array<() => void>;
+}
+
+const MAX_BODY_BYTES = 1 << 20;
+const MAX_WAIT_MS = 30_000;
+
+export async function startRewardService(options: RewardServiceOptions): Promise<RewardService> {
+  const token = options.token ?? randomBytes(24).toString("hex");
+  const expectedAuth = Buffer.from(`Bearer ${token}`);
+  const limit = pLimit(options.concurrency ?? 16);
+  const outageThreshold = options.outageThreshold ?? 8;
+  const abort = new AbortController();
+  const pending = new Map<string, Pending>();
+  const stats: ServiceStats = {
+    submitted: 0,
+    completed: 0,
+    decided: 0,
+    tie: 0,
+    invalid: 0,
+    failed: 0,
+    agreed: 0,
+    withAgreement: 0,
+    cached: 0,
+    consecutiveFailures: 0,
+  };
+  let stopReason: string | null = null;
+
+  const requestStop = (reason: string) => {
+    if (stopReason !== null) return;
+    stopReason = reason;
+    options.onStop?.(reason);
+  };
+
+  const finish = (id: string, record: JudgementRecord) => {
+    const entry = pending.get(id);
+    if (!entry) return;
+    entry.record = record;
+    stats.completed += 1;
+    stats[record.outcome] += 1;
+    if (record.cached) stats.cached += 1;
+    if (record.agreement !== null) {
+      stats.withAgreement += 1;
+      if (record.agreement) stats.agreed += 1;
+    }
+    stats.consecutiveFailures = record.outcome === "failed" ? stats.consecutiveFailures + 1 : 0;
+    if (stats.consecutiveFailures >= outageThreshold) {
+      requestStop(`judge outage: ${stats.consecutiveFailures} consecutive judgements failed (last: ${record.error})`);
+    }
+    options.onJudgement?.(record);
+    for (const wake of entry.waiters.splice(0)) wake();
+  };
+
+  const judgeLater = (id: string, body: z.infer<typeof SubmitSchema>) => {
+    const started = performance.now();
+    const base = { id, rank: body.rank, step: body.step, index: body.index, prompt: body.prompt, images: body.images };
+    void limit(async () => {
+      try {
+        const verdict = await options.judge.compare({
+          prompt: body.prompt,
+          ...(body.source_image ? { sourceImage: body.source_image } : {}),
+          candidates: body.images,
+          signal: abort.signal,
+        });
+        finish(id, {
+          ...base,
+          outcome: verdict.outcome,
+          rewards: verdict.rewards,
+          agreement: verdict.agreement,
+          cached: verdict.cached,
+          latencyMs: performance.now() - started,
+        });
+      } catch (error) {
+        // A judge failure is not evidence about either image: zero advantage, counted, run goes on.
+        finish(id, {
+          ...base,
+          outcome: "failed",
+          rewards: body.images.map(() => 0),
+          agreement: null,
+          cached: false,
+          latencyMs: performance.now() - started,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    });
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      send(res, 500, { error: error instanceof Error ? error.message : String(error) });
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const auth = Buffer.from(req.headers.authorization ?? "");
+    if (auth.length !== expectedAuth.length || !timingSafeEqual(auth, expectedAuth)) {
+      send(res, 401, { error: "missing or wrong bearer token" });
+      return;
+    }
+    const url = new URL(req.url ?? "/", "http://service");
+    const route = `${req.method} ${url.pathname}`;
+    if (route === "POST /v1/judge") {
+      const body = parseBody(SubmitSchema, await readJson(req), res);
+      if (!body) return;
+      const id = randomBytes(8).toString("hex");
+      pending.set(id, { record: null, waiters: [] });
+      stats.submitted += 1;
+      judgeLater(id, body);
+      send(res, 202, { id });
+      return;
+    }
+    const resultMatch = /^GET \/v1\/judge\/([0-9a-f]+)$/.exec(route);
+    if (resultMatch?.[1]) {
+      const id = resultMatch[1];
+      const entry = pending.get(id);
+      if (!entry) {
+        send(res, 404, { error: `unknown judgement id ${id}` });
+        return;
+      }
+      const waitMs = Math.min(Number(url.searchParams.get("wait_ms") ?? 0) || 0, MAX_WAIT_MS);
+      if (!entry.record && waitMs > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, waitMs);
+          entry.waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      if (!entry.record) {
+        send(res, 200, { status: "pending" });
+        return;
+      }
+      const { outcome, rewards, agreement, cached } = entry.record;
+      // Delivered results are dropped so a long run does not keep every verdict in memory.
+      pending.delete(id);
+      send(res, 200, { status: "done", outcome, rewards, agreement, cached });
+      return;
+    }
+    if (route === "POST /v1/metrics") {
+      const body = parseBody(MetricsSchema, await readJson(req), res);
+      if (!body) return;
+      options.onMetrics?.(body);
+      send(res, 204);
+      return;
+    }
+    if (route === "POST /v1/event") {
+      const body = parseBody(EventSchema, await readJson(req), res);
+      if (!body) return;
+      options.onEvent?.(body);
+      send(res, 204);
+      return;
+    }
+    if (route === "GET /v1/control") {
+      send(res, 200, { protocol: PROTOCOL_VERSION, stop: stopReason !== null, reason: stopReason });
+      return;
+    }
+    send(res, 404, { error: `no route ${route}` });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.bind ?? "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address.port}`,
+    token,
+    stats,
+    get stopReason() {
+      return stopReason;
+    },
+    requestStop,
+    async close() {
+      abort.abort();
+      for (const entry of pending.values()) for (const wake of entry.waiters.splice(0)) wake();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function send(res: ServerResponse, status: number, body?: unknown): void {
+  if (res.headersSent) return;
+  if (body === undefined) {
+    res.writeHead(status).end();
+    return;
+  }
+  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Error("request body too large");
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    return Symbol.for("invalid-json");
+  }
+}
+
+function parseBody<T extends z.ZodType>(schema: T, raw: unknown, res: ServerResponse): z.infer<T> | null {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const detail =
+    typeof raw === "symbol"
+      ? "body is not JSON"
+      : parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
+  send(res, 400, { error: `bad request for protocol v${PROTOCOL_VERSION}: ${detail}` });
+  return null;
+}

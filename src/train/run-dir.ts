@@ -1,0 +1,138 @@
+/**
+ * A training run's directory: everything needed to inspect, reproduce or resume the run lives in it.
+ *
+ * ```
+ * <run>/config.resolved.yaml   the fully resolved config (no secrets: keys are referenced by env var name)
+ * <run>/manifest.json          versions, git commit, seeds, host, GPUs, rubric hash
+ * <run>/run.json               what the Python workers read (--config)
+ * <run>/prompts.jsonl          the normalised training prompts
+ * <run>/metrics.jsonl          one line per optimizer update (rank 0, reduced over ranks) plus judge totals
+ * <run>/judgements.jsonl       one line per judged pair
+ * <run>/checkpoints/           written by the workers (checkpoint-<update>/, latest)
+ * <run>/samples/, grids/       candidate images being judged, evaluation grids
+ * <run>/report.html            the run's report
+ * ```
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join, resolve } from "node:path";
+import YAML from "yaml";
+import { type Config, ConfigSchema } from "../config/schema.js";
+import { CheckpointError } from "../errors.js";
+import { VERSION } from "../version.js";
+import type { PromptRow } from "./datasets.js";
+
+export interface RunPaths {
+  dir: string;
+  config: string;
+  manifest: string;
+  runJson: string;
+  prompts: string;
+  metrics: string;
+  judgements: string;
+  checkpoints: string;
+  samples: string;
+  grids: string;
+  report: string;
+  summary: string;
+}
+
+export function runPaths(dir: string): RunPaths {
+  const at = (name: string) => join(dir, name);
+  return {
+    dir,
+    config: at("config.resolved.yaml"),
+    manifest: at("manifest.json"),
+    runJson: at("run.json"),
+    prompts: at("prompts.jsonl"),
+    metrics: at("metrics.jsonl"),
+    judgements: at("judgements.jsonl"),
+    checkpoints: at("checkpoints"),
+    samples: at("samples"),
+    grids: at("grids"),
+    report: at("report.html"),
+    summary: at("summary.json"),
+  };
+}
+
+/** A fresh, unique run directory under `run.output_dir`. */
+export async function createRunDir(config: Config, now: Date = new Date()): Promise<RunPaths> {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+  const base = resolve(config.run.output_dir, `${config.run.name}-${stamp}`);
+  let dir = base;
+  for (let i = 1; existsSync(dir); i++) dir = `${base}-${i}`;
+  const paths = runPaths(dir);
+  await mkdir(paths.checkpoints, { recursive: true });
+  await mkdir(paths.samples, { recursive: true });
+  await mkdir(paths.grids, { recursive: true });
+  await writeFile(paths.config, YAML.stringify(config));
+  return paths;
+}
+
+/** Reopens a run directory for `--resume`; its stored config is the one that continues. */
+export async function openRunDir(dir: string): Promise<{ paths: RunPaths; config: Config }> {
+  const paths = runPaths(resolve(dir));
+  if (!existsSync(paths.config)) {
+    throw new CheckpointError(`${dir} is not a run directory (no config.resolved.yaml)`, {
+      hint: "pass the directory `arr train` created, e.g. runs/arr-run-20261129T120000",
+    });
+  }
+  const parsed = ConfigSchema.safeParse(YAML.parse(await readFile(paths.config, "utf8")));
+  if (!parsed.success) {
+    throw new CheckpointError(`${paths.config} no longer validates: ${parsed.error.issues[0]?.message}`, {
+      hint: "the run was made by another autorubric version; start a new run",
+    });
+  }
+  return { paths, config: parsed.data };
+}
+
+export async function writePrompts(paths: RunPaths, rows: PromptRow[]): Promise<void> {
+  const lines = rows.map((row) => JSON.stringify({ prompt: row.prompt, source_image: row.sourceImage }));
+  await writeFile(paths.prompts, `${lines.join("\n")}\n`);
+}
+
+export interface ManifestInputs {
+  config: Config;
+  python: { path: string; versions: Record<string, unknown> };
+  rubricHash: string | null;
+  resumedAt?: string[];
+}
+
+export async function writeManifest(paths: RunPaths, inputs: ManifestInputs): Promise<void> {
+  const previous = existsSync(paths.manifest)
+    ? (JSON.parse(await readFile(paths.manifest, "utf8")) as Record<string, unknown>)
+    : null;
+  const manifest = {
+    autorubric: VERSION,
+    created: previous?.created ?? new Date().toISOString(),
+    resumed: [...((previous?.resumed as string[] | undefined) ?? []), ...(previous ? [new Date().toISOString()] : [])],
+    node: process.version,
+    python: inputs.python,
+    git: gitCommit(),
+    host: hostname(),
+    seeds: {
+      run: inputs.config.run.seed,
+      train: inputs.config.train?.seed ?? null,
+      sampler: inputs.config.train?.sampler.seed ?? null,
+      judge: inputs.config.judge.seed,
+    },
+    rubric_hash: inputs.rubricHash,
+    vlm: inputs.config.vlm ? { provider: inputs.config.vlm.provider, model: inputs.config.vlm.model } : null,
+  };
+  await writeFile(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+function gitCommit(): { commit: string | null; dirty: boolean | null } {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "HEAD"], { stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
+    const dirty =
+      execFileSync("git", ["status", "--porcelain"], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim() !== "";
+    return { commit, dirty };
+  } catch {
+    return { commit: null, dirty: null };
+  }
+}
