@@ -164,8 +164,13 @@ def _resolve(op: str) -> Op:
         return DIAGNOSTIC_OPS[op]
     if os.environ.get("ARR_BRIDGE_TEST_OPS") == "1" and op in TEST_OPS:
         return TEST_OPS[op]
-    from autorubric_runtime import api  # lazy: heavy imports (torch) and a broken api spare ping
-
+    try:
+        # Lazy: api pulls in torch and diffusers, and a broken api must not take ping down with it.
+        from autorubric_runtime import api
+    except Exception as exc:
+        raise ImportError(
+            f"op {op!r} needs autorubric_runtime.api, which failed to import: {type(exc).__name__}: {exc}"
+        ) from exc
     ops: Mapping[str, Op] = getattr(api, "OPS", {})
     if op not in ops:
         known = sorted([*DIAGNOSTIC_OPS, *ops])

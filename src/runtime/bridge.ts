@@ -334,7 +334,8 @@ export async function createBridge(options: BridgeOptions = {}): Promise<Bridge>
       hint: "reuse the open bridge or close() it first; pythonia runs one interpreter per Node process",
     });
   }
-  const python = options.python ?? resolvePython().path;
+  // Checked before spawning: pythonia reports a bad interpreter path as an unhandled error event.
+  const python = resolvePython(options.python === undefined ? process.env : { ARR_PYTHON: options.python }).path;
   const mod = await spawnPython(python, options.env ?? {});
   const bridge = new BridgeImpl(mod, python, options.timeoutMs);
   active = bridge;

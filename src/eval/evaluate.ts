@@ -1,0 +1,473 @@
+/**
+ * Preference evaluation: how often a judge agrees with human labels, in each presentation order.
+ *
+ * Every item is judged once per requested order with the judge's order policy forced to `single`
+ * on explicitly permuted candidates (forward = as given, reverse = reversed), so position bias is
+ * measured rather than averaged away inside the judge. The headline accuracy is the mean over the
+ * orders, as in the paper's Table 2 ("Avg" equals the Table 1 figure). Ties, invalid replies and
+ * failed calls count as wrong and stay in the denominator.
+ */
+import type { Price } from "../config/schema.js";
+import { AbortError, ArrError, DatasetError, ImageError, VlmError } from "../errors.js";
+import { callCost } from "../vlm/usage.js";
+import { type BootstrapOptions, bootstrapInterval, type Interval, meanAt } from "./stats.js";
+import type { EvalPair, JudgeLike, SkippedItem, VerdictLike } from "./types.js";
+
+export type PresentationOrder = "forward" | "reverse";
+export const ALL_ORDERS: readonly PresentationOrder[] = ["forward", "reverse"];
+
+/** Candidate permutation of an order: element j is the original index shown in position j. */
+export function orderPermutation(order: PresentationOrder, n: number): number[] {
+  const identity = Array.from({ length: n }, (_, i) => i);
+  return order === "forward" ? identity : identity.reverse();
+}
+
+export interface EvaluateProgress {
+  /** Judgements finished (item x order). */
+  done: number;
+  total: number;
+  /** Running accuracy over finished judgements. */
+  accuracy: number;
+}
+
+export interface EvaluateOptions {
+  /** The judge under test; its order policy is overridden with `single` for every call. */
+  judge: JudgeLike;
+  /** Labelled items; ids must be unique. */
+  pairs: readonly EvalPair[];
+  /** Presentation orders to judge (default both). */
+  orders?: readonly PresentationOrder[];
+  /** Judgements in flight at once (default 8; the VLM client enforces its own limit as well). */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: EvaluateProgress) => void;
+  /** Called as each judgement lands (e.g. to append to verdicts.jsonl), so nothing paid for is lost. */
+  onJudgement?: (record: JudgementRecord) => void | Promise<void>;
+  /** Bootstrap settings (default 1000 resamples, seed 0, 95 %). */
+  bootstrap?: BootstrapOptions;
+  /** Prices for the cost figure; cached verdicts cost nothing. */
+  price?: Price | null;
+  /** Turn bad items (no usable label, unreadable image) into counted skips instead of errors. */
+  skipBad?: boolean;
+  /** Name of this judge variant in tables and the report. */
+  variant?: string;
+  /** Dataset file, for error messages. */
+  datasetFile?: string;
+}
+
+/** One judgement: an item in one presentation order. */
+export interface OrderOutcome {
+  order: PresentationOrder;
+  /** Original candidate index shown at each position. */
+  permutation: number[];
+  /** `error`: the call failed after retries (counted as invalid). */
+  outcome: "decided" | "tie" | "invalid" | "error";
+  /** Predicted rank per candidate in the dataset's order (1 = best); null unless decided. */
+  predictedRank: number[] | null;
+  correct: boolean;
+  reason: string;
+  raw: string | null;
+  error: string | null;
+  cached: boolean;
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+}
+
+export interface JudgementRecord extends OrderOutcome {
+  itemId: string;
+  variant: string;
+}
+
+export interface ItemResult {
+  id: string;
+  task: "t2i" | "edit";
+  prompt: string;
+  sourceImage?: string;
+  images: string[];
+  labelRank: number[];
+  category?: string;
+  meta?: Record<string, unknown>;
+  /** One entry per requested order, in the order requested. */
+  orders: OrderOutcome[];
+  /** Share of orders judged correctly (0, 0.5 or 1 with two orders). */
+  score: number;
+  /** Some order disagrees with the human label. */
+  disagreement: boolean;
+  /** Both orders decided but picked different winners: the verdict followed the position. */
+  orderFlip: boolean;
+}
+
+export interface OrderSummary {
+  order: PresentationOrder;
+  accuracy: number;
+  ci: Interval;
+  correct: number;
+  ties: number;
+  invalid: number;
+}
+
+export interface AccuracySummary {
+  /** Items evaluated (the denominator). */
+  items: number;
+  /** Mean over orders of the per-order accuracy: the paper's headline number. */
+  accuracy: number;
+  ci: Interval;
+  byOrder: OrderSummary[];
+  /** forward - reverse accuracy; null unless both orders were judged. */
+  gap: number | null;
+  gapCi: Interval | null;
+  /** Share of judgements that were ties. */
+  tieRate: number;
+  /** Share of judgements that were invalid or failed. */
+  invalidRate: number;
+  /** Share of items whose decided winners differ between orders; null with one order. */
+  flipRate: number | null;
+}
+
+export interface EvalUsage {
+  /** Judge calls made (judgements not served from the cache). */
+  calls: number;
+  cacheHits: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  cost: number;
+}
+
+export interface EvaluationResult {
+  variant: string;
+  orders: PresentationOrder[];
+  summary: AccuracySummary;
+  /** Per category (or subtask) when items carry one; keyed by category. */
+  categories: Record<string, AccuracySummary>;
+  items: ItemResult[];
+  /** Bad items turned into skips by `skipBad`. */
+  skipped: SkippedItem[];
+  /** Items left out on purpose: the human label is a tie, which a strict ranking cannot match. */
+  excluded: SkippedItem[];
+  usage: EvalUsage;
+  /** Rubric hash seen in the verdicts (null: no rubric). */
+  rubricHash: string | null;
+  model: string | null;
+  startedAt: string;
+  finishedAt: string;
+}
+
+type LabelCheck = { ok: true; label: number[] } | { ok: false; excluded: boolean; reason: string };
+
+/** A label must be a strict ranking (a permutation of 1..N) aligned with the images. */
+export function checkLabel(pair: EvalPair): LabelCheck {
+  const label = pair.labelRank;
+  if (!label || label.length === 0) return { ok: false, excluded: false, reason: "missing human label" };
+  if (label.length !== pair.images.length) {
+    return {
+      ok: false,
+      excluded: false,
+      reason: `has ${label.length} ranks for ${pair.images.length} images`,
+    };
+  }
+  if (label.some((r) => !Number.isInteger(r) || r < 1 || r > label.length)) {
+    return { ok: false, excluded: false, reason: `ranks must be integers 1..${label.length}, got [${label}]` };
+  }
+  if (new Set(label).size !== label.length) {
+    return { ok: false, excluded: true, reason: `human label is a tie [${label}]` };
+  }
+  return { ok: true, label };
+}
+
+function isPermutation(rank: readonly number[], n: number): boolean {
+  if (rank.length !== n) return false;
+  const seen = new Set(rank);
+  return seen.size === n && rank.every((r) => Number.isInteger(r) && r >= 1 && r <= n);
+}
+
+/** Maps a verdict on permuted candidates back to the dataset's candidate order and scores it. */
+export function scoreVerdict(
+  verdict: VerdictLike,
+  permutation: readonly number[],
+  label: readonly number[],
+): Pick<OrderOutcome, "outcome" | "predictedRank" | "correct"> {
+  if (verdict.outcome !== "decided" || !verdict.ranking) {
+    return { outcome: verdict.outcome, predictedRank: null, correct: false };
+  }
+  if (!isPermutation(verdict.ranking, permutation.length)) {
+    return { outcome: "invalid", predictedRank: null, correct: false };
+  }
+  const predicted = new Array<number>(permutation.length);
+  permutation.forEach((original, position) => {
+    predicted[original] = verdict.ranking?.[position] as number;
+  });
+  const correct = predicted.every((r, i) => r === label[i]);
+  return { outcome: "decided", predictedRank: predicted, correct };
+}
+
+function emptyInterval(level: number): Interval {
+  return { low: Number.NaN, high: Number.NaN, level };
+}
+
+/** Accuracy, intervals and rates over a set of item results. Pure. */
+export function summarize(
+  items: readonly ItemResult[],
+  orders: readonly PresentationOrder[],
+  bootstrap: BootstrapOptions = {},
+): AccuracySummary {
+  const level = bootstrap.level ?? 0.95;
+  const n = items.length;
+  const scores = Float64Array.from(items, (it) => it.score);
+  const perOrder = orders.map((order, k) => {
+    const correct = Float64Array.from(items, (it) => (it.orders[k]?.correct ? 1 : 0));
+    let ties = 0;
+    let invalid = 0;
+    for (const it of items) {
+      const o = it.orders[k]?.outcome;
+      if (o === "tie") ties++;
+      else if (o === "invalid" || o === "error") invalid++;
+    }
+    const sum = correct.reduce((a, b) => a + b, 0);
+    return { order, correct, sum, ties, invalid };
+  });
+  const byOrder: OrderSummary[] = perOrder.map((p) => ({
+    order: p.order,
+    accuracy: n === 0 ? Number.NaN : p.sum / n,
+    ci: n === 0 ? emptyInterval(level) : bootstrapInterval(n, (idx) => meanAt(p.correct, idx), bootstrap),
+    correct: p.sum,
+    ties: p.ties,
+    invalid: p.invalid,
+  }));
+  const fwd = perOrder.find((p) => p.order === "forward");
+  const rev = perOrder.find((p) => p.order === "reverse");
+  let gap: number | null = null;
+  let gapCi: Interval | null = null;
+  let flipRate: number | null = null;
+  if (fwd && rev) {
+    gap = n === 0 ? Number.NaN : (fwd.sum - rev.sum) / n;
+    const diff = fwd.correct.map((c, i) => c - (rev.correct[i] as number));
+    gapCi = n === 0 ? emptyInterval(level) : bootstrapInterval(n, (idx) => meanAt(diff, idx), bootstrap);
+    flipRate = n === 0 ? Number.NaN : items.filter((it) => it.orderFlip).length / n;
+  }
+  const judgements = n * orders.length;
+  const ties = perOrder.reduce((a, p) => a + p.ties, 0);
+  const invalid = perOrder.reduce((a, p) => a + p.invalid, 0);
+  return {
+    items: n,
+    accuracy: n === 0 ? Number.NaN : scores.reduce((a, b) => a + b, 0) / n,
+    ci: n === 0 ? emptyInterval(level) : bootstrapInterval(n, (idx) => meanAt(scores, idx), bootstrap),
+    byOrder,
+    gap,
+    gapCi,
+    tieRate: judgements === 0 ? Number.NaN : ties / judgements,
+    invalidRate: judgements === 0 ? Number.NaN : invalid / judgements,
+    flipRate,
+  };
+}
+
+function winnerOf(rank: readonly number[] | null): number | null {
+  if (!rank) return null;
+  const i = rank.indexOf(1);
+  return i < 0 ? null : i;
+}
+
+function finishItem(item: Omit<ItemResult, "score" | "disagreement" | "orderFlip">): ItemResult {
+  const correct = item.orders.filter((o) => o.correct).length;
+  const decided = item.orders.filter((o) => o.outcome === "decided");
+  const winners = new Set(decided.map((o) => winnerOf(o.predictedRank)));
+  return {
+    ...item,
+    score: item.orders.length === 0 ? 0 : correct / item.orders.length,
+    disagreement: correct < item.orders.length,
+    orderFlip: decided.length >= 2 && winners.size > 1,
+  };
+}
+
+function isFatal(error: unknown): boolean {
+  if (error instanceof AbortError) return true;
+  if (error instanceof ArrError && !(error instanceof VlmError) && !(error instanceof ImageError)) return true;
+  return !(error instanceof ArrError);
+}
+
+/** Runs the judge over every item and order and summarises agreement with the human labels. */
+export async function evaluate(options: EvaluateOptions): Promise<EvaluationResult> {
+  const startedAt = new Date().toISOString();
+  const orders = [...(options.orders ?? ALL_ORDERS)];
+  if (orders.length === 0) throw new DatasetError("evaluate: no presentation order requested");
+  const variant = options.variant ?? "judge";
+  const where = options.datasetFile ?? "dataset";
+  const skipped: SkippedItem[] = [];
+  const excluded: SkippedItem[] = [];
+
+  // 1. validate labels up front: a bad item fails before any money is spent.
+  const seen = new Set<string>();
+  const valid: { pair: EvalPair; label: number[] }[] = [];
+  for (const pair of options.pairs) {
+    if (seen.has(pair.id)) {
+      throw new DatasetError(`${where}: duplicate item id "${pair.id}"`, {
+        file: options.datasetFile,
+        field: "id",
+        hint: "give every item a unique id",
+      });
+    }
+    seen.add(pair.id);
+    const check = checkLabel(pair);
+    if (check.ok) {
+      valid.push({ pair, label: check.label });
+      continue;
+    }
+    const bad = { id: pair.id, field: "label_rank", reason: check.reason };
+    if (check.excluded) excluded.push(bad);
+    else if (options.skipBad) skipped.push(bad);
+    else {
+      throw new DatasetError(`${where}: item "${pair.id}" field label_rank: ${check.reason}`, {
+        file: options.datasetFile,
+        field: "label_rank",
+        hint: "fix the label, or pass --skip-bad to count such items as skipped",
+      });
+    }
+  }
+
+  // 2. judge every (item, order) with bounded concurrency.
+  const tasks = valid.flatMap((v, itemIndex) => orders.map((order, orderIndex) => ({ itemIndex, orderIndex, order })));
+  const outcomes: (OrderOutcome | undefined)[][] = valid.map(() => new Array(orders.length));
+  const badImages = new Map<number, SkippedItem>();
+  let done = 0;
+  let correctSoFar = 0;
+  let next = 0;
+  let model: string | null = null;
+  let rubricHash: string | null = null;
+  const usage: EvalUsage = { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, cost: 0 };
+
+  const runOne = async (task: (typeof tasks)[number]): Promise<void> => {
+    const { pair, label } = valid[task.itemIndex] as { pair: EvalPair; label: number[] };
+    if (badImages.has(task.itemIndex)) return;
+    const permutation = orderPermutation(task.order, pair.images.length);
+    let outcome: OrderOutcome;
+    try {
+      const verdict = await options.judge.compare({
+        prompt: pair.prompt,
+        ...(pair.sourceImage ? { sourceImage: pair.sourceImage } : {}),
+        candidates: permutation.map((i) => pair.images[i] as string),
+        order: "single",
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      const scored = scoreVerdict(verdict, permutation, label);
+      const promptTokens = verdict.usage?.promptTokens ?? 0;
+      const completionTokens = verdict.usage?.completionTokens ?? 0;
+      if (verdict.cached) usage.cacheHits++;
+      else {
+        usage.calls++;
+        usage.promptTokens += promptTokens;
+        usage.completionTokens += completionTokens;
+        usage.cost += callCost({ promptTokens, completionTokens }, options.price);
+      }
+      model ??= verdict.model ?? null;
+      rubricHash ??= verdict.rubricHash ?? null;
+      const first = verdict.orders?.[0];
+      outcome = {
+        order: task.order,
+        permutation,
+        ...scored,
+        reason: verdict.reason,
+        raw: first?.raw ?? null,
+        error: first?.error ?? null,
+        cached: verdict.cached ?? false,
+        promptTokens,
+        completionTokens,
+        latencyMs: verdict.latencyMs ?? 0,
+      };
+    } catch (error) {
+      if (isFatal(error)) throw error;
+      if (error instanceof ImageError) {
+        const bad = { id: pair.id, field: "images", reason: error.message };
+        if (!options.skipBad) {
+          throw new DatasetError(`${where}: item "${pair.id}" field images: ${error.message}`, {
+            file: options.datasetFile,
+            field: "images",
+            hint: "fix or remove the image, or pass --skip-bad to count such items as skipped",
+            cause: error,
+          });
+        }
+        badImages.set(task.itemIndex, bad);
+        return;
+      }
+      // A call that failed after every retry is a wrong answer, never a dropped item.
+      outcome = {
+        order: task.order,
+        permutation,
+        outcome: "error",
+        predictedRank: null,
+        correct: false,
+        reason: "",
+        raw: null,
+        error: error instanceof Error ? error.message : String(error),
+        cached: false,
+        promptTokens: 0,
+        completionTokens: 0,
+        latencyMs: 0,
+      };
+    }
+    (outcomes[task.itemIndex] as (OrderOutcome | undefined)[])[task.orderIndex] = outcome;
+    done++;
+    if (outcome.correct) correctSoFar++;
+    await options.onJudgement?.({ ...outcome, itemId: pair.id, variant });
+    options.onProgress?.({ done, total: tasks.length, accuracy: correctSoFar / done });
+  };
+
+  const concurrency = Math.max(1, options.concurrency ?? 8);
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) {
+      if (options.signal?.aborted) throw new AbortError("evaluation aborted");
+      const task = tasks[next++] as (typeof tasks)[number];
+      await runOne(task);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
+
+  // 3. assemble per-item results and summaries.
+  const items: ItemResult[] = [];
+  valid.forEach(({ pair, label }, i) => {
+    const bad = badImages.get(i);
+    if (bad) {
+      skipped.push(bad);
+      return;
+    }
+    items.push(
+      finishItem({
+        id: pair.id,
+        task: pair.task,
+        prompt: pair.prompt,
+        ...(pair.sourceImage ? { sourceImage: pair.sourceImage } : {}),
+        images: pair.images,
+        labelRank: label,
+        ...(pair.category ? { category: pair.category } : {}),
+        ...(pair.meta ? { meta: pair.meta } : {}),
+        orders: outcomes[i] as OrderOutcome[],
+      }),
+    );
+  });
+  usage.totalTokens = usage.promptTokens + usage.completionTokens;
+
+  const categories: Record<string, AccuracySummary> = {};
+  const names = [...new Set(items.map((it) => it.category).filter((c): c is string => !!c))].sort();
+  for (const name of names) {
+    categories[name] = summarize(
+      items.filter((it) => it.category === name),
+      orders,
+      options.bootstrap,
+    );
+  }
+
+  return {
+    variant,
+    orders,
+    summary: summarize(items, orders, options.bootstrap),
+    categories,
+    items,
+    skipped,
+    excluded,
+    usage,
+    rubricHash,
+    model,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+  };
+}

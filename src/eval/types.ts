@@ -1,0 +1,58 @@
+/**
+ * The narrow shapes evaluation needs from the rest of the SDK. They are structural subsets of the
+ * contracts in docs/ARCHITECTURE.md (PreferencePair, Judge.compare, Verdict), so a real `Judge`
+ * from `createJudge()` fits, and tests can pass a tiny fake without a VLM.
+ */
+import type { TokenUsage } from "../vlm/usage.js";
+
+/** One labelled comparison, the shape of `PreferencePair` (src/judge/pairs.ts). */
+export interface EvalPair {
+  id: string;
+  task: "t2i" | "edit";
+  /** Prompt (T2I) or edit instruction. */
+  prompt: string;
+  /** Absolute path or URL of the source image (edits). */
+  sourceImage?: string;
+  /** Absolute paths or URLs of the candidates, length >= 2. */
+  images: string[];
+  /** Human ranking, 1 = best, aligned with `images`. */
+  labelRank?: number[];
+  /** Category or subtask for the breakdown. */
+  category?: string;
+  meta?: Record<string, unknown>;
+}
+
+/** An item left out of an evaluation, with the reason. */
+export interface SkippedItem {
+  /** Item id (or "<file>#<index>" when the item has none). */
+  id: string;
+  /** The offending field. */
+  field: string;
+  reason: string;
+}
+
+/** The part of a judge verdict evaluation reads (a subset of `Verdict`). */
+export interface VerdictLike {
+  outcome: "decided" | "tie" | "invalid";
+  /** Rank per candidate in the order the candidates were passed, 1 = best; null unless decided. */
+  ranking: number[] | null;
+  reason: string;
+  usage?: TokenUsage | null;
+  cached?: boolean;
+  latencyMs?: number;
+  model?: string;
+  rubricHash?: string | null;
+  /** Raw replies per presentation order, kept for the report. */
+  orders?: ReadonlyArray<{ raw?: string | null; error?: string | null }>;
+}
+
+/** What evaluation calls on a judge (a subset of `Judge`). */
+export interface JudgeLike {
+  compare(input: {
+    prompt: string;
+    sourceImage?: string;
+    candidates: string[];
+    order?: "single" | "swap" | "random";
+    signal?: AbortSignal;
+  }): Promise<VerdictLike>;
+}

@@ -1,0 +1,127 @@
+/**
+ * Win rate of one model over another under the judge: both models sample the same prompts with the
+ * same seeds, and every pair is judged in both presentation orders, so position bias cannot favour
+ * either side. Per prompt the score is the mean over the two orders of 1 (A preferred), 0 (B
+ * preferred) or 0.5 (tie or invalid verdict: no evidence either way). The rate is the mean score,
+ * with a percentile-bootstrap 95% interval over prompts.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { TrainConfig } from "../config/schema.js";
+import { bootstrapMean, type Interval } from "../eval/stats.js";
+import type { Bridge } from "../runtime/bridge.js";
+
+/** A model to sample: the base model, or the base plus a LoRA directory. */
+export type ModelRef = "base" | { lora: string };
+
+export interface WinrateJudge {
+  compare(input: {
+    prompt: string;
+    sourceImage?: string;
+    candidates: string[];
+    order?: "single" | "swap" | "random";
+  }): Promise<{ outcome: "decided" | "tie" | "invalid"; winner: number | null }>;
+}
+
+export interface WinrateOptions {
+  bridge: Bridge;
+  judge: WinrateJudge;
+  /** The train section: which model family/path and sampler settings to sample with. */
+  train: TrainConfig;
+  a: ModelRef;
+  b: ModelRef;
+  prompts: string[];
+  /** Source images for editing, aligned with prompts. */
+  sourceImages?: string[];
+  /** One seed per prompt (default 0..n-1); both models use the same ones. */
+  seeds?: number[];
+  outDir: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface WinrateResult {
+  /** Mean per-prompt score of A over B (1 = A always preferred). */
+  rate: number;
+  interval: Interval;
+  prompts: number;
+  /** Judgements per order: A preferred, B preferred, tie or invalid. */
+  forward: OrderCounts;
+  reverse: OrderCounts;
+  images: { a: string[]; b: string[] };
+}
+
+export interface OrderCounts {
+  a: number;
+  b: number;
+  undecided: number;
+}
+
+export function describeModel(ref: ModelRef): string {
+  return ref === "base" ? "base" : ref.lora;
+}
+
+/** Parses a CLI value: `base` or a LoRA directory. */
+export function parseModelRef(value: string): ModelRef {
+  return value === "base" ? "base" : { lora: value };
+}
+
+export async function winrate(options: WinrateOptions): Promise<WinrateResult> {
+  const seeds = options.seeds ?? options.prompts.map((_, i) => i);
+  const sample = async (ref: ModelRef, tag: string): Promise<string[]> => {
+    const outDir = join(options.outDir, tag);
+    await mkdir(outDir, { recursive: true });
+    const result = await options.bridge.call<{ images: string[] }>("sample", {
+      config: options.train,
+      lora_dir: ref === "base" ? null : ref.lora,
+      prompts: options.prompts,
+      seeds,
+      out_dir: outDir,
+      source_images: options.sourceImages ?? null,
+      layout: "flat",
+    });
+    return result.images;
+  };
+  const imagesA = await sample(options.a, "a");
+  const imagesB = await sample(options.b, "b");
+
+  const forward: OrderCounts = { a: 0, b: 0, undecided: 0 };
+  const reverse: OrderCounts = { a: 0, b: 0, undecided: 0 };
+  const scores: number[] = [];
+  for (let i = 0; i < options.prompts.length; i++) {
+    const prompt = options.prompts[i] as string;
+    const source = options.sourceImages?.[i];
+    const pair = [imagesA[i] as string, imagesB[i] as string];
+    const base = { prompt, ...(source ? { sourceImage: source } : {}), order: "single" as const };
+    const [fwd, rev] = await Promise.all([
+      options.judge.compare({ ...base, candidates: pair }),
+      options.judge.compare({ ...base, candidates: [pair[1] as string, pair[0] as string] }),
+    ]);
+    // In the reverse judgement A is candidate 1.
+    const scoreF = tally(forward, fwd, 0);
+    const scoreR = tally(reverse, rev, 1);
+    scores.push((scoreF + scoreR) / 2);
+    options.onProgress?.(i + 1, options.prompts.length);
+  }
+  const rate = scores.reduce((s, v) => s + v, 0) / Math.max(1, scores.length);
+  return {
+    rate,
+    interval: bootstrapMean(scores, { seed: 0 }),
+    prompts: scores.length,
+    forward,
+    reverse,
+    images: { a: imagesA, b: imagesB },
+  };
+}
+
+function tally(counts: OrderCounts, verdict: { outcome: string; winner: number | null }, indexOfA: number): number {
+  if (verdict.outcome !== "decided" || verdict.winner === null) {
+    counts.undecided += 1;
+    return 0.5;
+  }
+  if (verdict.winner === indexOfA) {
+    counts.a += 1;
+    return 1;
+  }
+  counts.b += 1;
+  return 0;
+}

@@ -1,0 +1,218 @@
+/**
+ * Images for the VLM: read (file path, http(s) URL, data URL or bytes), validate, apply EXIF
+ * orientation, optionally downscale and re-encode, and hand out data URLs. The content hash is the
+ * sha256 of the original bytes, so a cache key does not depend on how the image was encoded.
+ * An image that already satisfies the encoding is sent as is (no decode/re-encode cost).
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import sharp from "sharp";
+import type { ImageEncoding } from "../config/schema.js";
+import { AbortError, ImageError } from "../errors.js";
+
+/** An image as callers pass it: a path, an http(s) or data URL, or the encoded bytes. */
+export type ImageInput = string | Buffer | Uint8Array;
+
+/** An image ready to send. */
+export interface PreparedImage {
+  /** `data:image/...;base64,...` */
+  url: string;
+  /** sha256 (hex) of the original bytes. */
+  hash: string;
+  /** Size and format of what is sent. */
+  width: number;
+  height: number;
+  format: "png" | "jpeg" | "webp";
+  /** Whether the original bytes were sent unchanged. */
+  passthrough: boolean;
+  /** Where it came from, for messages (path, URL, "data URL" or "buffer"). */
+  source: string;
+}
+
+export interface PrepareOptions {
+  /** "source": the base image of an edit, resized to `encoding.source_size` when that is set. */
+  role?: "candidate" | "source";
+  signal?: AbortSignal;
+  /** Transport for http(s) URLs (tests). */
+  fetch?: typeof fetch;
+}
+
+/** Largest image accepted from a URL or file (bytes): a guard against pulling a huge file into memory. */
+const MAX_BYTES = 64 * 1024 * 1024;
+
+const MIME: Record<PreparedImage["format"], string> = { png: "image/png", jpeg: "image/jpeg", webp: "image/webp" };
+
+export function hashBytes(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** A short, safe name for an input in messages (data URLs and buffers are not echoed). */
+export function describeImage(input: ImageInput): string {
+  if (typeof input !== "string") return "buffer";
+  if (input.startsWith("data:")) return "data URL";
+  return input;
+}
+
+/** Reads the raw bytes of an image input. */
+export async function readImageBytes(
+  input: ImageInput,
+  options: Pick<PrepareOptions, "signal" | "fetch"> = {},
+): Promise<Buffer> {
+  const source = describeImage(input);
+  if (typeof input !== "string") return Buffer.isBuffer(input) ? input : Buffer.from(input);
+  if (input.startsWith("data:")) {
+    const comma = input.indexOf(",");
+    const header = input.slice(5, comma);
+    if (comma < 0 || !header.endsWith(";base64")) {
+      throw new ImageError("a data URL image is not base64-encoded", {
+        source,
+        hint: "use data:image/png;base64,<...>",
+      });
+    }
+    return Buffer.from(input.slice(comma + 1), "base64");
+  }
+  if (/^https?:\/\//i.test(input)) {
+    let res: Response;
+    try {
+      res = await (options.fetch ?? fetch)(input, options.signal ? { signal: options.signal } : {});
+    } catch (error) {
+      if (options.signal?.aborted) throw new AbortError("image download cancelled", { cause: error });
+      throw new ImageError(`cannot download image ${input}`, {
+        source,
+        cause: error,
+        hint: "check the URL, or download the file and pass its path",
+      });
+    }
+    if (!res.ok) {
+      throw new ImageError(`cannot download image ${input}: HTTP ${res.status}`, {
+        source,
+        hint: "check the URL, or download the file and pass its path",
+      });
+    }
+    const buf = Buffer.from(await res.arrayBuffer());
+    if (buf.length > MAX_BYTES) {
+      throw new ImageError(`image ${input} is larger than ${MAX_BYTES} bytes`, { source });
+    }
+    return buf;
+  }
+  try {
+    return await readFile(input);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ImageError(`cannot read image ${input}${code === "ENOENT" ? ": no such file" : ""}`, {
+      source,
+      cause: error,
+      hint: "check the path (relative paths in a pairs file are resolved against that file's folder)",
+    });
+  }
+}
+
+/**
+ * Cheap structural check for the formats we pass through without decoding: the trailer must be
+ * there, which catches the usual corruption (a truncated download or a torn write).
+ */
+function looksComplete(bytes: Buffer, format: string): boolean {
+  if (format === "png") return bytes.length >= 12 && bytes.subarray(bytes.length - 8, bytes.length - 4).toString("latin1") === "IEND";
+  if (format === "jpeg") {
+    // Some encoders pad after EOI; look for it near the end.
+    const tail = bytes.subarray(Math.max(0, bytes.length - 64));
+    for (let i = tail.length - 2; i >= 0; i--) if (tail[i] === 0xff && tail[i + 1] === 0xd9) return true;
+    return false;
+  }
+  if (format === "webp") return bytes.length >= 12 && bytes.readUInt32LE(4) + 8 <= bytes.length;
+  return true;
+}
+
+/** Loads, validates and encodes one image under an encoding config. */
+export async function prepareImage(
+  input: ImageInput,
+  encoding: ImageEncoding,
+  options: PrepareOptions = {},
+): Promise<PreparedImage> {
+  const source = describeImage(input);
+  const bytes = await readImageBytes(input, options);
+  if (bytes.length === 0) throw new ImageError(`image ${source} is empty`, { source, hint: "regenerate or replace the file" });
+  const hash = hashBytes(bytes);
+
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(bytes).metadata();
+  } catch (error) {
+    throw new ImageError(`image ${source} is corrupt or not a supported image format`, {
+      source,
+      cause: error,
+      hint: "use PNG, JPEG or WebP files (check that the file is not truncated)",
+    });
+  }
+  if (!meta.width || !meta.height || !meta.format) {
+    throw new ImageError(`image ${source} has no readable size`, { source, hint: "use PNG, JPEG or WebP files" });
+  }
+  // EXIF orientations 5-8 swap width and height.
+  const rotated = (meta.orientation ?? 1) >= 5;
+  const w = rotated ? meta.height : meta.width;
+  const h = rotated ? meta.width : meta.height;
+
+  const target = encoding.format;
+  const sourceSize = options.role === "source" ? encoding.source_size : null;
+  const maxSide = encoding.max_side;
+  const needsResize = sourceSize != null ? sourceSize[0] !== h || sourceSize[1] !== w : maxSide != null && Math.max(w, h) > maxSide;
+  const needsRotate = (meta.orientation ?? 1) !== 1;
+  const sameFormat = meta.format === target;
+
+  if (!needsResize && !needsRotate && sameFormat) {
+    if (!looksComplete(bytes, meta.format)) {
+      throw new ImageError(`image ${source} is truncated or corrupt`, {
+        source,
+        hint: "regenerate or re-download the file",
+      });
+    }
+    return {
+      url: `data:${MIME[target]};base64,${bytes.toString("base64")}`,
+      hash,
+      width: w,
+      height: h,
+      format: target,
+      passthrough: true,
+      source,
+    };
+  }
+
+  try {
+    let pipe = sharp(bytes).rotate();
+    if (sourceSize != null) {
+      // The policy saw the source squashed to exactly this size, so the judge sees the same (fit: fill).
+      pipe = pipe.resize({ height: sourceSize[0], width: sourceSize[1], fit: "fill" });
+    } else if (needsResize && maxSide != null) {
+      pipe = pipe.resize({ width: maxSide, height: maxSide, fit: "inside", withoutEnlargement: true });
+    }
+    if (target === "jpeg") pipe = pipe.flatten({ background: "#ffffff" }).jpeg({ quality: encoding.quality });
+    else if (target === "webp") pipe = pipe.webp({ quality: encoding.quality });
+    else pipe = pipe.png();
+    const { data, info } = await pipe.toBuffer({ resolveWithObject: true });
+    return {
+      url: `data:${MIME[target]};base64,${data.toString("base64")}`,
+      hash,
+      width: info.width,
+      height: info.height,
+      format: target,
+      passthrough: false,
+      source,
+    };
+  } catch (error) {
+    throw new ImageError(`image ${source} cannot be decoded`, {
+      source,
+      cause: error,
+      hint: "the file is corrupt or truncated; regenerate or replace it",
+    });
+  }
+}
+
+/** The encoding settings that change what the VLM sees (part of verdict cache keys). */
+export function encodingKey(encoding: ImageEncoding): Record<string, unknown> {
+  return {
+    max_side: encoding.max_side,
+    format: encoding.format,
+    quality: encoding.format === "png" ? null : encoding.quality,
+    source_size: encoding.source_size,
+  };
+}
