@@ -2,6 +2,63 @@
  * autorubric SDK. Every capability of the `arr` CLI is a typed function exported here first.
  */
 
+export { formatConfig, REDACTED, redactSecrets } from "./config/dump.js";
+export {
+  type ConfigProblem,
+  ConfigValidationError,
+  displayPath,
+  type LoadConfigOptions,
+  type LoadedConfig,
+  loadConfig,
+} from "./config/load.js";
+export { DEFAULT_PRESET, listPresets, type PresetInfo, presetFile, presetsDir } from "./config/presets.js";
 export * from "./config/schema.js";
 export * from "./errors.js";
+export * from "./eval/adapters/index.js";
+export {
+  type CompareOptions,
+  type ComparisonResult,
+  type ComparisonRow,
+  type CompareVariant,
+  compare,
+  compareResults,
+  formatComparisonTable,
+} from "./eval/compare.js";
+export * from "./eval/evaluate.js";
+export { type ReportInput, type VariantRubric, writeEvalOutputs } from "./eval/report.js";
+export { bootstrapMean, type Interval, mcnemarExact, pairedBootstrapDifference } from "./eval/stats.js";
+export type { EvalPair, JudgeLike, SkippedItem, VerdictLike } from "./eval/types.js";
+export * from "./judge/judge.js";
+export * from "./judge/pairs.js";
+export { parseVerdict, type ParseResult } from "./judge/parse.js";
+export { TEMPLATE_VERSION } from "./judge/prompt.js";
+export * from "./judge/reward.js";
+export { CallCache } from "./rubrics/call-cache.js";
+export {
+  type InduceOptions,
+  type InductionProgress,
+  type InductionResult,
+  induceRubrics,
+  induceZeroShot,
+  type Verifier,
+  type VerifierFactory,
+  type ZeroShotOptions,
+} from "./rubrics/induce.js";
+export { INDUCTION_TEMPLATE_VERSION } from "./rubrics/prompts.js";
+export {
+  criteriaRubric,
+  type JudgeRubric,
+  type LoadedRubric,
+  loadRubric,
+  type Provenance,
+  RubricFileSchema,
+  type RubricFile,
+  renderRubricMarkdown,
+  renderRubricText,
+  rubricHash,
+  saveRubric,
+} from "./rubrics/rubric.js";
+export * from "./vlm/client.js";
+export { type ImageInput, type PreparedImage, prepareImage } from "./vlm/images.js";
+export * from "./vlm/usage.js";
 export { VERSION } from "./version.js";

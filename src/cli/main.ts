@@ -4,6 +4,8 @@
  * Commands are thin: they parse flags, call the SDK function of the same name and render its result.
  * Nothing here imports Python: the bridge is loaded lazily by the commands that need it.
  */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { ArrError } from "../errors.js";
 import { VERSION } from "../version.js";
@@ -46,9 +48,29 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   }
 }
 
-const isEntryPoint =
-  import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("/cli/main.ts");
-if (isEntryPoint) {
+/**
+ * True when this module is the program being run: directly (`node dist/cli/main.js`), through the
+ * npm bin symlink (`node_modules/.bin/arr` -> dist/cli/main.js), or through tsx (`tsx src/cli/main.ts`,
+ * `npm run arr --`). Both sides go through realpath because Node reports the symlink in argv[1]
+ * but the target in import.meta.url.
+ */
+export function isEntryPoint(
+  argv1: string | undefined = process.argv[1],
+  moduleUrl: string = import.meta.url,
+): boolean {
+  if (!argv1) return false;
+  const self = fileURLToPath(moduleUrl);
+  for (const candidate of [argv1, `${argv1}.js`, `${argv1}.ts`]) {
+    try {
+      if (realpathSync(candidate) === realpathSync(self)) return true;
+    } catch {
+      // not this spelling of the path; try the next
+    }
+  }
+  return false;
+}
+
+if (isEntryPoint()) {
   main().then((code) => {
     process.exitCode = code;
   });

@@ -4,7 +4,7 @@
  */
 import type { z } from "zod";
 import { ConfigSchema } from "./schema.js";
-import { isSecretKey, showValue, suggestKey } from "./suggest.js";
+import { editDistance, isSecretKey, showValue, suggestKey } from "./suggest.js";
 
 export type ConfigPath = (string | number)[];
 
@@ -39,7 +39,10 @@ export function unwrap(schema: z.ZodType): z.ZodType {
   for (;;) {
     const def = defOf(current);
     if (
-      (def.type === "default" || def.type === "optional" || def.type === "nullable" || def.type === "prefault") &&
+      (def.type === "default" ||
+        def.type === "optional" ||
+        def.type === "nullable" ||
+        def.type === "prefault") &&
       def.innerType
     ) {
       current = def.innerType;
@@ -73,7 +76,7 @@ export function requiredKeysOf(schema: z.ZodType): string[] {
 }
 
 export type SchemaLookup =
-  | { ok: true; schema: z.ZodType; /** a record below: any key is accepted from here on */ open: boolean }
+  | { ok: true; schema: z.ZodType /** a record below: any key is accepted from here on */; open: boolean }
   | { ok: false; at: number; known: string[]; kind: string };
 
 /** Walks the schema along a path of object keys; `at` is the index of the first segment that fails. */
@@ -135,17 +138,28 @@ export function unknownKeyProblem(parent: ConfigPath, key: string): ConfigProble
       hint: "export the key in an environment variable and name it in vlm.api_key_env (e.g. api_key_env: OPENAI_API_KEY)",
     };
   }
+  const listing = known.length > 0 ? `valid keys of ${dotted(parent)}: ${known.join(", ")}` : undefined;
   const suggestion = suggestKey(key, known);
-  if (suggestion) {
-    return { path, atKey: true, text: `unknown key "${key}" (did you mean "${suggestion}"?)` };
+  // A key that exists elsewhere was most likely written at the wrong level (`rpo:` at the top);
+  // among several, the one sharing the longest prefix with where it was written.
+  const common = (p: string[]) => {
+    let n = 0;
+    while (n < p.length && n < parent.length && p[n] === parent[n]) n++;
+    return n;
+  };
+  const elsewhere = allKeyPaths()
+    .filter((p) => p[p.length - 1] === key)
+    .sort((a, b) => common(b) - common(a))[0];
+  if (elsewhere && (suggestion === undefined || editDistance(key, suggestion) > 1)) {
+    return {
+      path,
+      atKey: true,
+      text: `unknown key "${key}" here (did you mean ${dotted(elsewhere)}?)`,
+      hint: `move it under ${dotted(elsewhere.slice(0, -1))}`,
+    };
   }
-  const elsewhere = allKeyPaths().find((p) => p[p.length - 1] === key);
-  const hint = elsewhere
-    ? `"${key}" belongs under ${dotted(elsewhere.slice(0, -1))}`
-    : known.length > 0
-      ? `valid keys of ${dotted(parent)}: ${known.join(", ")}`
-      : undefined;
-  return { path, atKey: true, text: `unknown key "${key}"`, ...(hint ? { hint } : {}) };
+  const text = `unknown key "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}`;
+  return { path, atKey: true, text, ...(listing ? { hint: listing } : {}) };
 }
 
 function bound(issue: { code: string; minimum?: unknown; maximum?: unknown; inclusive?: boolean }): string {
@@ -158,7 +172,10 @@ function bound(issue: { code: string; minimum?: unknown; maximum?: unknown; incl
  * Describes one zod issue. `valueAt` reads the (merged, pre-validation) input so that the message
  * can say what was found without asking zod to echo inputs.
  */
-export function describeIssue(issue: z.core.$ZodIssue, valueAt: (path: ConfigPath) => unknown): ConfigProblemText[] {
+export function describeIssue(
+  issue: z.core.$ZodIssue,
+  valueAt: (path: ConfigPath) => unknown,
+): ConfigProblemText[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
   const got = () => showValue(valueAt(path));
   switch (issue.code) {
@@ -230,7 +247,10 @@ export function describeIssue(issue: z.core.$ZodIssue, valueAt: (path: ConfigPat
         .filter((first): first is z.core.$ZodIssue => first !== undefined);
       const deepest = branches.sort((a, b) => b.path.length - a.path.length)[0];
       if (deepest && deepest.path.length > 0) {
-        return describeIssue({ ...deepest, path: [...issue.path, ...deepest.path] } as z.core.$ZodIssue, valueAt);
+        return describeIssue(
+          { ...deepest, path: [...issue.path, ...deepest.path] } as z.core.$ZodIssue,
+          valueAt,
+        );
       }
       const alternatives = branches.map((first) =>
         first.code === "invalid_value"

@@ -54,8 +54,7 @@ export function presetFile(name: string, dir: string = presetsDir()): string {
   if (isPresetName(name) && existsSync(file)) return file;
   const names = listPresets(dir).map((p) => p.name);
   const suggestion = closest(name, names);
-  throw new ConfigError(
-    `unknown preset "${name}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}`,
-    { hint: `presets: ${names.join(", ")} (arr config presets); a file path needs a / or a .yaml suffix` },
-  );
+  throw new ConfigError(`unknown preset "${name}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}`, {
+    hint: `presets: ${names.join(", ")} (arr config presets); a file path needs a / or a .yaml suffix`,
+  });
 }

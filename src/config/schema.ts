@@ -11,6 +11,8 @@ import { z } from "zod";
 const positiveInt = () => z.number().int().positive();
 const nonNegativeInt = () => z.number().int().nonnegative();
 const probability = () => z.number().min(0).max(1);
+/** http(s) only: zod's plain url() accepts `localhost:8000` as a URL with scheme `localhost:`. */
+const httpUrl = () => z.url({ protocol: /^https?$/ });
 
 /** Per-million-token prices used by the cost meter. */
 export const PriceSchema = z
@@ -59,13 +61,17 @@ export const VlmSchema = z
     provider: z
       .enum(["openai-compatible", "referee"])
       .default("openai-compatible")
-      .describe("referee: the offline rule-based reference judge, started by the CLI on loopback (not a VLM)"),
+      .describe(
+        "referee: the offline rule-based reference judge, started by the CLI on loopback (not a VLM)",
+      ),
     model: z.string().min(1).describe("model name as the server knows it"),
     base_url: z
-      .union([z.string().url(), z.array(z.string().url()).min(1)])
+      .union([httpUrl(), z.array(httpUrl()).min(1)])
       .nullable()
       .default(null)
-      .describe("endpoint URL ending in /v1, or a list of replicas serving the same model (null only for the referee)"),
+      .describe(
+        "endpoint URL ending in /v1, or a list of replicas serving the same model (null only for the referee)",
+      ),
     api_key_env: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name")
@@ -144,7 +150,9 @@ export const InductionSchema = z
       .describe("K criteria generated per seed pair (paper default 5)"),
     max_epochs: nonNegativeInt()
       .default(5)
-      .describe("refinement rounds before a pair's criteria are dropped"),
+      .describe(
+        "blind verification rounds per pair (a refinement between rounds) before its criteria are dropped",
+      ),
     max_retries: nonNegativeInt()
       .default(5)
       .describe("re-asks when a generation or refinement reply is malformed"),

@@ -32,7 +32,8 @@ export function closest(word: string, candidates: readonly string[]): string | u
     if (score > Math.max(2, Math.floor(Math.max(w.length, c.length) / 3))) {
       const contained = w.length >= 3 && c.length >= 3 && (c.includes(w) || w.includes(c));
       if (!contained) continue;
-      score = Math.abs(w.length - c.length) / 2 + 1;
+      const prefix = c.startsWith(w) || w.startsWith(c);
+      score = Math.abs(w.length - c.length) / (prefix ? 4 : 2) + 1;
     }
     if (score < bestScore) {
       best = candidate;
@@ -72,9 +73,18 @@ const ALIASES: Record<string, string> = {
 
 /** "did you mean" for a key, using aliases first, then spelling. */
 export function suggestKey(key: string, known: readonly string[]): string | undefined {
-  const alias = ALIASES[key.toLowerCase()];
-  if (alias !== undefined && known.includes(alias)) return alias;
-  return closest(key, known);
+  const lower = key.toLowerCase();
+  const exact = ALIASES[lower];
+  if (exact !== undefined && known.includes(exact)) return exact;
+  const direct = closest(key, known);
+  if (direct !== undefined && editDistance(lower, direct.toLowerCase()) <= 2) return direct;
+  // Names from other trainers (`learning_rate`, `max_grad_norm`), also when misspelt.
+  const aliases = Object.keys(ALIASES).filter((a) => known.includes(ALIASES[a] ?? ""));
+  const alias = closest(key, aliases);
+  if (alias !== undefined && editDistance(lower, alias) <= Math.max(2, Math.floor(alias.length / 4))) {
+    return ALIASES[alias];
+  }
+  return direct;
 }
 
 /** Keys people use for a secret itself; the config only ever holds the env var NAME. */
@@ -84,10 +94,20 @@ export function isSecretKey(key: string): boolean {
   );
 }
 
-/** A string that looks like a credential (provider prefixes, or a long opaque token). */
+/** A string that starts like a known provider's credential (`sk-`, `hf_`, `AIza`, ...). */
+export function hasSecretPrefix(value: string): boolean {
+  return /^(sk-|sk_|pk-|rk-|ghp_|gho_|github_pat_|hf_|xox[abp]-|AIza|Bearer\s)/.test(value);
+}
+
+/**
+ * A string that may be a credential: a provider prefix, or a long opaque token. Broad on purpose:
+ * it only decides what error messages decline to echo.
+ */
 export function looksLikeSecret(value: string): boolean {
-  if (/^(sk-|sk_|pk-|rk-|ghp_|gho_|github_pat_|hf_|xox[abp]-|AIza|Bearer\s)/.test(value)) return true;
-  return value.length >= 28 && /^[A-Za-z0-9_\-+=]+$/.test(value) && /\d/.test(value) && /[A-Za-z]/.test(value);
+  if (hasSecretPrefix(value)) return true;
+  return (
+    value.length >= 28 && /^[A-Za-z0-9_\-+=]+$/.test(value) && /\d/.test(value) && /[A-Za-z]/.test(value)
+  );
 }
 
 /** A value rendered for an error message: short, quoted, and never a secret. */

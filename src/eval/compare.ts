@@ -3,8 +3,13 @@
  * the layout of the paper's position-bias table: one row per variant with forward, reverse, their
  * mean and gap, each row's difference from the first row, and a paired significance test.
  */
-import { evaluate, type EvaluateOptions, type EvaluationResult, type ItemResult } from "./evaluate.js";
-import { type Interval, type McNemarResult, mcnemarFromOutcomes, pairedBootstrapDifference } from "./stats.js";
+import { type EvaluateOptions, type EvaluationResult, evaluate, type ItemResult } from "./evaluate.js";
+import {
+  type Interval,
+  type McNemarResult,
+  mcnemarFromOutcomes,
+  pairedBootstrapDifference,
+} from "./stats.js";
 import type { JudgeLike } from "./types.js";
 
 export interface CompareVariant {

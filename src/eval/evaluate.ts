@@ -168,7 +168,11 @@ export function checkLabel(pair: EvalPair): LabelCheck {
     };
   }
   if (label.some((r) => !Number.isInteger(r) || r < 1 || r > label.length)) {
-    return { ok: false, excluded: false, reason: `ranks must be integers 1..${label.length}, got [${label}]` };
+    return {
+      ok: false,
+      excluded: false,
+      reason: `ranks must be integers 1..${label.length}, got [${label}]`,
+    };
   }
   if (new Set(label).size !== label.length) {
     return { ok: false, excluded: true, reason: `human label is a tie [${label}]` };
@@ -251,7 +255,8 @@ export function summarize(
   const invalid = perOrder.reduce((a, p) => a + p.invalid, 0);
   return {
     items: n,
-    accuracy: n === 0 ? Number.NaN : scores.reduce((a, b) => a + b, 0) / n,
+    // Correct judgements over all judgements: the mean of the per-order accuracies, in one division.
+    accuracy: judgements === 0 ? Number.NaN : perOrder.reduce((a, p) => a + p.sum, 0) / judgements,
     ci: n === 0 ? emptyInterval(level) : bootstrapInterval(n, (idx) => meanAt(scores, idx), bootstrap),
     byOrder,
     gap,
@@ -282,7 +287,8 @@ function finishItem(item: Omit<ItemResult, "score" | "disagreement" | "orderFlip
 
 function isFatal(error: unknown): boolean {
   if (error instanceof AbortError) return true;
-  if (error instanceof ArrError && !(error instanceof VlmError) && !(error instanceof ImageError)) return true;
+  if (error instanceof ArrError && !(error instanceof VlmError) && !(error instanceof ImageError))
+    return true;
   return !(error instanceof ArrError);
 }
 
@@ -326,7 +332,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
   }
 
   // 2. judge every (item, order) with bounded concurrency.
-  const tasks = valid.flatMap((v, itemIndex) => orders.map((order, orderIndex) => ({ itemIndex, orderIndex, order })));
+  const tasks = valid.flatMap((_v, itemIndex) =>
+    orders.map((order, orderIndex) => ({ itemIndex, orderIndex, order })),
+  );
   const outcomes: (OrderOutcome | undefined)[][] = valid.map(() => new Array(orders.length));
   const badImages = new Map<number, SkippedItem>();
   let done = 0;
@@ -334,7 +342,14 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
   let next = 0;
   let model: string | null = null;
   let rubricHash: string | null = null;
-  const usage: EvalUsage = { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, cost: 0 };
+  const usage: EvalUsage = {
+    calls: 0,
+    cacheHits: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    totalTokens: 0,
+    cost: 0,
+  };
 
   const runOne = async (task: (typeof tasks)[number]): Promise<void> => {
     const { pair, label } = valid[task.itemIndex] as { pair: EvalPair; label: number[] };
@@ -343,6 +358,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     let outcome: OrderOutcome;
     try {
       const verdict = await options.judge.compare({
+        id: `${pair.id}:${task.order}`,
+        task: pair.task,
         prompt: pair.prompt,
         ...(pair.sourceImage ? { sourceImage: pair.sourceImage } : {}),
         candidates: permutation.map((i) => pair.images[i] as string),

@@ -92,7 +92,8 @@ export function pairedBootstrapDifference(
   b: ArrayLike<number>,
   options: BootstrapOptions = {},
 ): Interval {
-  if (a.length !== b.length) throw new RangeError(`paired arrays differ in length: ${a.length} vs ${b.length}`);
+  if (a.length !== b.length)
+    throw new RangeError(`paired arrays differ in length: ${a.length} vs ${b.length}`);
   return bootstrapInterval(a.length, (idx) => meanAt(b, idx) - meanAt(a, idx), options);
 }
 
@@ -130,7 +131,8 @@ export function mcnemarExact(aOnly: number, bOnly: number): McNemarResult {
 
 /** McNemar on two aligned boolean correctness vectors. */
 export function mcnemarFromOutcomes(a: readonly boolean[], b: readonly boolean[]): McNemarResult {
-  if (a.length !== b.length) throw new RangeError(`paired arrays differ in length: ${a.length} vs ${b.length}`);
+  if (a.length !== b.length)
+    throw new RangeError(`paired arrays differ in length: ${a.length} vs ${b.length}`);
   let aOnly = 0;
   let bOnly = 0;
   for (let i = 0; i < a.length; i++) {

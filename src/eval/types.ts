@@ -49,6 +49,10 @@ export interface VerdictLike {
 /** What evaluation calls on a judge (a subset of `Judge`). */
 export interface JudgeLike {
   compare(input: {
+    /** Item id, for the judge's logs and cache. */
+    id?: string;
+    /** Picks the judge template (edits show the source image). */
+    task?: "t2i" | "edit";
     prompt: string;
     sourceImage?: string;
     candidates: string[];

@@ -4,7 +4,7 @@
  * `source_image` (+ aliases) and `edited_images` (+ aliases); optional `label_rank` (1 = best).
  * Relative image paths are resolved against the pairs file's folder.
  */
-import { stat, readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import type { Task } from "../config/schema.js";
 import { DatasetError } from "../errors.js";
@@ -46,7 +46,14 @@ export interface LoadPairsOptions {
 }
 
 const PROMPT_KEYS = ["query", "prompt", "instruction"] as const;
-const BASE_KEYS = ["source_image", "base_image", "original_image", "input_image", "reference_image", "ref_image"];
+const BASE_KEYS = [
+  "source_image",
+  "base_image",
+  "original_image",
+  "input_image",
+  "reference_image",
+  "ref_image",
+];
 const EDITED_KEYS = [
   "edited_images",
   "edited_image",
@@ -57,7 +64,15 @@ const EDITED_KEYS = [
   "result_images",
   "result_image",
 ];
-const IMAGE_KEYS = ["image_paths", "response", "responses", "images", "image", "generated_images", "generated_image"];
+const IMAGE_KEYS = [
+  "image_paths",
+  "response",
+  "responses",
+  "images",
+  "image",
+  "generated_images",
+  "generated_image",
+];
 const KNOWN = new Set<string>([
   "id",
   ...PROMPT_KEYS,
@@ -82,7 +97,10 @@ function isUrl(s: string): boolean {
   return /^(https?:\/\/|data:)/i.test(s);
 }
 
-function imageList(row: Record<string, unknown>, keys: readonly string[]): { key: string; paths: string[] } | null {
+function imageList(
+  row: Record<string, unknown>,
+  keys: readonly string[],
+): { key: string; paths: string[] } | null {
   for (const key of keys) {
     const v = row[key];
     if (v == null || v === "" || (Array.isArray(v) && v.length === 0)) continue;
@@ -97,7 +115,10 @@ function imageList(row: Record<string, unknown>, keys: readonly string[]): { key
   return null;
 }
 
-function firstString(row: Record<string, unknown>, keys: readonly string[]): { key: string; value: string } | null {
+function firstString(
+  row: Record<string, unknown>,
+  keys: readonly string[],
+): { key: string; value: string } | null {
   for (const key of keys) {
     const v = row[key];
     if (typeof v === "string" && v.trim() !== "") return { key, value: v };
@@ -112,7 +133,8 @@ function toPair(
   file: string,
   options: LoadPairsOptions,
 ): { pair: PreferencePair; imageFields: Array<{ field: string; path: string }> } {
-  if (row == null || typeof row !== "object" || Array.isArray(row)) throw new RowError("(row)", "expected a JSON object");
+  if (row == null || typeof row !== "object" || Array.isArray(row))
+    throw new RowError("(row)", "expected a JSON object");
   const r = row as Record<string, unknown>;
   const prompt = firstString(r, PROMPT_KEYS);
   if (!prompt) throw new RowError("query", "missing the prompt (query, prompt or instruction)");
@@ -122,7 +144,11 @@ function toPair(
   const edited = imageList(r, EDITED_KEYS);
   const generic = edited ? null : imageList(r, IMAGE_KEYS);
   const cand = edited ?? generic;
-  if (!cand) throw new RowError("response", `missing the candidate images (${[...EDITED_KEYS, ...IMAGE_KEYS].slice(0, 4).join(", ")}, ...)`);
+  if (!cand)
+    throw new RowError(
+      "response",
+      `missing the candidate images (${[...EDITED_KEYS, ...IMAGE_KEYS].slice(0, 4).join(", ")}, ...)`,
+    );
 
   let paths = cand.paths;
   let sourcePath = base?.paths[0];
@@ -143,9 +169,13 @@ function toPair(
   }
   const task: Task = sourcePath ? "edit" : "t2i";
   if (options.task && options.task !== task) {
-    throw new RowError(task === "edit" ? (sourceField ?? "source_image") : "source_image", `expected a ${options.task} pair, found a ${task} pair`);
+    throw new RowError(
+      task === "edit" ? (sourceField ?? "source_image") : "source_image",
+      `expected a ${options.task} pair, found a ${task} pair`,
+    );
   }
-  if (paths.length < 2) throw new RowError(cand.key, `expected at least 2 candidate images, got ${paths.length}`);
+  if (paths.length < 2)
+    throw new RowError(cand.key, `expected at least 2 candidate images, got ${paths.length}`);
 
   let labelRank: number[] | undefined;
   if (label != null) {
@@ -153,7 +183,10 @@ function toPair(
       throw new RowError("label_rank", `expected ${paths.length} ranks (one per candidate)`);
     }
     if (!label.every((x) => Number.isInteger(x) && x >= 1 && x <= paths.length)) {
-      throw new RowError("label_rank", `expected integers 1..${paths.length} (1 = best), got ${JSON.stringify(label)}`);
+      throw new RowError(
+        "label_rank",
+        `expected integers 1..${paths.length} (1 = best), got ${JSON.stringify(label)}`,
+      );
     }
     labelRank = label as number[];
   }
@@ -168,7 +201,8 @@ function toPair(
   const sourceImage = sourcePath ? abs(sourcePath) : undefined;
   if (sourceImage) imageFields.push({ field: sourceField ?? "source_image", path: sourceImage });
 
-  const id = typeof r.id === "string" || typeof r.id === "number" ? String(r.id) : `${basename(file)}#${index}`;
+  const id =
+    typeof r.id === "string" || typeof r.id === "number" ? String(r.id) : `${basename(file)}#${index}`;
   const categoryValue = r.category ?? r.task_type;
   const meta: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(r)) if (!KNOWN.has(k)) meta[k] = v;
@@ -221,7 +255,7 @@ export async function loadPairs(
         hint: "use a JSON array of pair objects, or JSONL with one object per line",
       });
     }
-    (data as unknown[]).forEach((row, i) => rows.push({ row, at: i }));
+    for (const [i, row] of (data as unknown[]).entries()) rows.push({ row, at: i });
   } else {
     text.split(/\r?\n/).forEach((line, i) => {
       if (line.trim() === "") return;
@@ -245,7 +279,8 @@ export async function loadPairs(
       const { pair, imageFields } = toPair(row, jsonl ? index : at, path, options);
       if (checkFiles) {
         for (const f of imageFields) {
-          if (!isUrl(f.path) && !(await exists(f.path))) throw new RowError(f.field, `image not found: ${f.path}`);
+          if (!isUrl(f.path) && !(await exists(f.path)))
+            throw new RowError(f.field, `image not found: ${f.path}`);
         }
       }
       pairs.push(pair);

@@ -108,7 +108,9 @@ function textZh(input: JudgePromptInput, n: number): string {
   if (edit) {
     out.push(
       "",
-      input.source ? "Image BASE 是编辑前的原图，仅作参考，不是候选图像。" : "未提供原图；请仅根据编辑指令评判。",
+      input.source
+        ? "Image BASE 是编辑前的原图，仅作参考，不是候选图像。"
+        : "未提供原图；请仅根据编辑指令评判。",
     );
   }
   out.push(
@@ -137,7 +139,8 @@ export function buildJudgeMessages(input: JudgePromptInput): ChatMessage[] {
   if (input.task === "edit" && input.source) {
     parts.push({
       type: "text",
-      text: input.language === "zh" ? "Image BASE（编辑前的原图）:" : "Image BASE (original, before editing):",
+      text:
+        input.language === "zh" ? "Image BASE（编辑前的原图）:" : "Image BASE (original, before editing):",
     });
     parts.push({ type: "image_url", image_url: { url: input.source } });
   }

@@ -30,7 +30,11 @@ export function rankRewards(rank: readonly number[], scale: RewardScale = DEFAUL
   if (n < 2 || !isPermutation(rank, n)) {
     throw new RangeError(`rankRewards needs a permutation of 1..N with N >= 2, got ${JSON.stringify(rank)}`);
   }
-  return rank.map((r) => scale.win - ((scale.win - scale.lose) * (r - 1)) / (n - 1));
+  // Written as a convex combination so rank 1 and rank N give exactly win and lose (no -0.10000000000000009).
+  return rank.map((r) => {
+    const t = (r - 1) / (n - 1);
+    return scale.win * (1 - t) + scale.lose * t;
+  });
 }
 
 /** What a tie gives: nothing (no advantage either way), or every candidate the mean rank reward. */

@@ -120,14 +120,16 @@ function criteriaJsonLine(count: number): string {
   return `{"criteria": [${items}], "reason": "<one sentence>"}`;
 }
 
-const CATEGORIES_JSON_LINE = '{"categories": [{"theme": "<theme>", "tips": ["<tip>", "..."]}], "reason": "<one sentence>"}';
+const CATEGORIES_JSON_LINE =
+  '{"categories": [{"theme": "<theme>", "tips": ["<tip>", "..."]}], "reason": "<one sentence>"}';
 
 /** Image parts, each after its label: "Image 1:", …; edits "Image BASE:" then "Edited Image k:". */
 export function imageParts(task: Task, images: PairImages, language: Language): ContentPart[] {
   const parts: ContentPart[] = [];
   const edit = task === "edit";
   if (edit && images.source) {
-    const label = language === "zh" ? "Image BASE（编辑前的原图）：" : "Image BASE (the original, before editing):";
+    const label =
+      language === "zh" ? "Image BASE（编辑前的原图）：" : "Image BASE (the original, before editing):";
     parts.push({ type: "text", text: label }, { type: "image_url", image_url: { url: images.source } });
   }
   images.candidates.forEach((url, i) => {
@@ -209,8 +211,10 @@ function requirements(count: number, task: Task, language: Language, refining: b
     "- Criteria must not depend on the order in which the images are shown.",
     focusLine(task, language),
   ];
-  if (refining) lines.push("- Make the revised criteria sharper and less ambiguous, aimed at why the judge went wrong.");
-  if (refining && task === "edit") lines.push("- When a base image is given, criteria must require comparison with Image BASE.");
+  if (refining)
+    lines.push("- Make the revised criteria sharper and less ambiguous, aimed at why the judge went wrong.");
+  if (refining && task === "edit")
+    lines.push("- When a base image is given, criteria must require comparison with Image BASE.");
   return lines;
 }
 

@@ -36,7 +36,11 @@ export const PairFateSchema = z
       .describe("verification round that passed (0: first time, r: after r refinements)"),
     reason: z.string().nullable().describe("why it was dropped or failed"),
     criteria: z.array(z.string()).describe("the last criteria set of this pair"),
-    calls: z.number().int().nonnegative().describe("VLM calls made for this pair (cache hits included)"),
+    calls: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe("VLM requests this pair needed, whether paid in this run or answered from the cache"),
   })
   .strict();
 
@@ -143,7 +147,9 @@ export function renderCriteriaList(criteria: readonly string[]): string {
 export function renderRubricText(rubric: Pick<RubricFile, "themes" | "criteria">): string {
   if (rubric.themes.length === 0) return renderCriteriaList(rubric.criteria);
   return rubric.themes
-    .map((t, i) => [`Theme ${i + 1}: ${oneLine(t.theme)}`, ...t.tips.map((tip) => `- ${oneLine(tip)}`)].join("\n"))
+    .map((t, i) =>
+      [`Theme ${i + 1}: ${oneLine(t.theme)}`, ...t.tips.map((tip) => `- ${oneLine(tip)}`)].join("\n"),
+    )
     .join("\n\n");
 }
 
@@ -183,7 +189,9 @@ export function parseRubric(
     hint:
       path[0] === "format" || path[0] === "version"
         ? `a rubric file starts with format: ${RUBRIC_FORMAT} and version: 1 (write one with \`arr rubrics induce\`)`
-        : "fix that field, or regenerate the file with `arr rubrics induce`",
+        : /received object/.test(issue?.message ?? "")
+          ? 'in YAML, quote a criterion or tip that contains ": " (it is read as a mapping otherwise)'
+          : "fix that field, or regenerate the file with `arr rubrics induce`",
   });
 }
 
@@ -216,9 +224,12 @@ export async function loadRubric(path: string): Promise<LoadedRubric> {
   const yamlError = doc.errors[0];
   if (yamlError) {
     const pos = yamlError.linePos?.[0];
-    throw new RubricError(`${path}${pos ? `:${pos.line}:${pos.col}` : ""}: ${yamlError.message.split("\n")[0]}`, {
-      hint: "fix the YAML syntax",
-    });
+    throw new RubricError(
+      `${path}${pos ? `:${pos.line}:${pos.col}` : ""}: ${yamlError.message.split("\n")[0]}`,
+      {
+        hint: "fix the YAML syntax",
+      },
+    );
   }
   const where = (fieldPath: PropertyKey[]): string => {
     // Walk to the deepest node that exists, so a missing key points at its parent.

@@ -65,7 +65,7 @@ interface PythoniaModule {
   python: ((module: string) => Promise<PyProxy>) & { exit(): void };
   com: { proc: ChildProcess | null; start(): void };
 }
-type PyProxy = Record<string, unknown> & PromiseLike<unknown>;
+type PyProxy = Record<string, unknown>;
 type PyFunction = (...args: unknown[]) => Promise<unknown>;
 
 let pythonia: PythoniaModule | null = null;
@@ -185,7 +185,11 @@ class BridgeImpl implements Bridge {
     }
   }
 
-  async call<T = unknown>(op: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {
+  async call<T = unknown>(
+    op: string,
+    args: Record<string, unknown> = {},
+    options: CallOptions = {},
+  ): Promise<T> {
     if (this.exitError) throw this.exitError;
     if (this.closed || this.facadeCall === null) {
       throw new BridgeError(`bridge is closed (op ${op})`, {
@@ -212,8 +216,7 @@ class BridgeImpl implements Bridge {
       const { timeoutMs, signal } = options;
       let timer: NodeJS.Timeout | undefined;
       const entry: Pending = { reject: (error) => settle(() => reject(error)) };
-      const onAbort = () =>
-        entry.reject(new AbortError(`${what} was cancelled`, { cause: signal?.reason }));
+      const onAbort = () => entry.reject(new AbortError(`${what} was cancelled`, { cause: signal?.reason }));
       const settle = (fn: () => void) => {
         if (!this.pending.delete(entry)) return;
         if (timer) clearTimeout(timer);
@@ -308,11 +311,18 @@ function parseReply<T>(op: string, text: unknown): T {
       pythonType: "ProtocolError",
     });
   }
-  let reply: { ok: boolean; result?: unknown; error?: { type?: string; message?: string; traceback?: string } };
+  let reply: {
+    ok: boolean;
+    result?: unknown;
+    error?: { type?: string; message?: string; traceback?: string };
+  };
   try {
     reply = JSON.parse(text);
   } catch (error) {
-    throw new BridgeError(`op ${op}: the facade returned invalid JSON`, { pythonType: "ProtocolError", cause: error });
+    throw new BridgeError(`op ${op}: the facade returned invalid JSON`, {
+      pythonType: "ProtocolError",
+      cause: error,
+    });
   }
   if (reply.ok) return reply.result as T;
   const e = reply.error ?? {};
@@ -328,14 +338,16 @@ function parseReply<T>(op: string, text: unknown): T {
  * process (pythonia holds a single interpreter); close it before creating another.
  */
 export async function createBridge(options: BridgeOptions = {}): Promise<Bridge> {
-  if (active !== null && active.alive) {
+  if (active?.alive) {
     throw new BridgeError("a Python bridge is already open in this process", {
       pythonType: "BridgeBusy",
       hint: "reuse the open bridge or close() it first; pythonia runs one interpreter per Node process",
     });
   }
   // Checked before spawning: pythonia reports a bad interpreter path as an unhandled error event.
-  const python = resolvePython(options.python === undefined ? process.env : { ARR_PYTHON: options.python }).path;
+  const python = resolvePython(
+    options.python === undefined ? process.env : { ARR_PYTHON: options.python },
+  ).path;
   const mod = await spawnPython(python, options.env ?? {});
   const bridge = new BridgeImpl(mod, python, options.timeoutMs);
   active = bridge;

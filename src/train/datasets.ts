@@ -58,7 +58,10 @@ export async function loadPromptDataset(config: DatasetConfig, task: Task): Prom
       rows = parseTextPrompts(text);
       break;
     case "jsonl":
-      rows = parseJsonl(text, file).map(({ value, line }) => ({ prompt: promptField(value, file, line), sourceImage: null }));
+      rows = parseJsonl(text, file).map(({ value, line }) => ({
+        prompt: promptField(value, file, line),
+        sourceImage: null,
+      }));
       break;
     case "edit-jsonl":
       rows = parseJsonl(text, file).map(({ value, line }) => editRow(value, file, line));
@@ -78,7 +81,7 @@ export async function loadPromptDataset(config: DatasetConfig, task: Task): Prom
   if (task === "edit" && rows.some((row) => row.sourceImage === null)) {
     throw new DatasetError(`${file}: an editing run needs a source image on every row`, {
       file,
-      hint: "use the edit-jsonl format: {\"source_image\": \"...\", \"instruction\": \"...\"}",
+      hint: 'use the edit-jsonl format: {"source_image": "...", "instruction": "..."}',
     });
   }
   return rows;
@@ -101,10 +104,19 @@ function parseJsonl(text: string, file: string): Array<{ value: Record<string, u
     try {
       value = JSON.parse(raw);
     } catch (cause) {
-      throw new DatasetError(`${file}:${line}: not valid JSON`, { file, line, cause, hint: "one JSON object per line" });
+      throw new DatasetError(`${file}:${line}: not valid JSON`, {
+        file,
+        line,
+        cause,
+        hint: "one JSON object per line",
+      });
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new DatasetError(`${file}:${line}: expected a JSON object`, { file, line, hint: "one JSON object per line" });
+      throw new DatasetError(`${file}:${line}: expected a JSON object`, {
+        file,
+        line,
+        hint: "one JSON object per line",
+      });
     }
     out.push({ value: value as Record<string, unknown>, line });
   });
@@ -164,7 +176,11 @@ function parseShareGpt4oImage(text: string, file: string, task: Task): PromptRow
   try {
     items = JSON.parse(text);
   } catch (cause) {
-    throw new DatasetError(`${file}: not valid JSON`, { file, cause, hint: "expected the dataset's JSON array" });
+    throw new DatasetError(`${file}: not valid JSON`, {
+      file,
+      cause,
+      hint: "expected the dataset's JSON array",
+    });
   }
   if (!Array.isArray(items)) {
     throw new DatasetError(`${file}: expected a JSON array of samples`, { file });
@@ -177,7 +193,11 @@ function parseShareGpt4oImage(text: string, file: string, task: Task): PromptRow
     const record = item as Record<string, unknown>;
     const prompt = record.input_prompt ?? record.prompt;
     if (typeof prompt !== "string" || prompt.trim() === "") {
-      throw new DatasetError(`${where}: missing field "input_prompt"`, { file, line: index, field: "input_prompt" });
+      throw new DatasetError(`${where}: missing field "input_prompt"`, {
+        file,
+        line: index,
+        field: "input_prompt",
+      });
     }
     if (task !== "edit") return { prompt: prompt.trim(), sourceImage: null };
     const images = record.input_image;

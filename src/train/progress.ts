@@ -25,7 +25,8 @@ export function formatProgress(p: TrainProgress): string {
   const pct = p.totalUpdates > 0 ? Math.floor((100 * p.update) / p.totalUpdates) : 0;
   const done = p.update - p.startUpdate;
   const eta = done > 0 ? ((p.totalUpdates - p.update) * p.elapsed) / done : null;
-  const agreement = p.judge.withAgreement > 0 ? `${Math.round((100 * p.judge.agreed) / p.judge.withAgreement)}%` : "-";
+  const agreement =
+    p.judge.withAgreement > 0 ? `${Math.round((100 * p.judge.agreed) / p.judge.withAgreement)}%` : "-";
   const parts = [
     `step ${p.update}/${p.totalUpdates} (${pct}%)`,
     `reward ${p.rewardMean === null ? "-" : p.rewardMean.toFixed(3)}`,
@@ -47,7 +48,11 @@ export function formatDuration(seconds: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const r = s % 60;
-  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : m > 0 ? `${m}m${String(r).padStart(2, "0")}s` : `${r}s`;
+  return h > 0
+    ? `${h}h${String(m).padStart(2, "0")}m`
+    : m > 0
+      ? `${m}m${String(r).padStart(2, "0")}s`
+      : `${r}s`;
 }
 
 /** Renders progress to a stream: a single redrawn line on a TTY, one line per update otherwise. */

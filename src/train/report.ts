@@ -60,7 +60,8 @@ export function seriesOf(rows: ReadonlyArray<Record<string, unknown>>, key: stri
       const judge = row.judge as { agreed?: number; withAgreement?: number } | undefined;
       value = judge?.withAgreement ? (judge.agreed ?? 0) / judge.withAgreement : undefined;
     }
-    if (typeof step === "number" && typeof value === "number" && Number.isFinite(value)) out.push([step, value]);
+    if (typeof step === "number" && typeof value === "number" && Number.isFinite(value))
+      out.push([step, value]);
   }
   return out;
 }
@@ -94,7 +95,9 @@ export function svgLineChart(points: ReadonlyArray<[number, number]>, width = 36
   if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
   const sx = (x: number) => pad + ((x - x0) / (x1 - x0 || 1)) * (width - 2 * pad);
   const sy = (y: number) => height - pad - ((y - y0) / (y1 - y0)) * (height - 2 * pad);
-  const path = points.map(([x, y], i) => `${i === 0 ? "M" : "L"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ");
+  const path = points
+    .map(([x, y], i) => `${i === 0 ? "M" : "L"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`)
+    .join(" ");
   return `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">
 <rect x="0" y="0" width="${width}" height="${height}" fill="#fff"/>
 <line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#999"/>
@@ -123,11 +126,11 @@ export function renderTrainReport(r: RenderInputs): string {
     ["model", train ? `${train.model.family} (${train.model.path})` : "-"],
     ["judge", r.config.vlm ? `${r.config.vlm.provider}: ${r.config.vlm.model}` : "-"],
     ["updates", String(r.last?.step ?? 0)],
+    ["LoRA / lr", train ? `rank ${train.lora.rank}, alpha ${train.lora.alpha}, lr ${train.optim.lr}` : "-"],
     [
-      "LoRA / lr",
-      train ? `rank ${train.lora.rank}, alpha ${train.lora.alpha}, lr ${train.optim.lr}` : "-",
+      "sampler",
+      train ? `${train.sampler.steps} steps, eta ${train.sampler.eta}, shift ${train.sampler.shift}` : "-",
     ],
-    ["sampler", train ? `${train.sampler.steps} steps, eta ${train.sampler.eta}, shift ${train.sampler.shift}` : "-"],
     ["RPO", train ? `clip ${train.rpo.clip_range}, KL beta ${train.rpo.kl_beta}` : "-"],
   ];
   if (r.winrate) {

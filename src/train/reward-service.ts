@@ -176,7 +176,9 @@ export async function startRewardService(options: RewardServiceOptions): Promise
     }
     stats.consecutiveFailures = record.outcome === "failed" ? stats.consecutiveFailures + 1 : 0;
     if (stats.consecutiveFailures >= outageThreshold) {
-      requestStop(`judge outage: ${stats.consecutiveFailures} consecutive judgements failed (last: ${record.error})`);
+      requestStop(
+        `judge outage: ${stats.consecutiveFailures} consecutive judgements failed (last: ${record.error})`,
+      );
     }
     options.onJudgement?.(record);
     for (const wake of entry.waiters.splice(0)) wake();
@@ -184,7 +186,14 @@ export async function startRewardService(options: RewardServiceOptions): Promise
 
   const judgeLater = (id: string, body: z.infer<typeof SubmitSchema>) => {
     const started = performance.now();
-    const base = { id, rank: body.rank, step: body.step, index: body.index, prompt: body.prompt, images: body.images };
+    const base = {
+      id,
+      rank: body.rank,
+      step: body.step,
+      index: body.index,
+      prompt: body.prompt,
+      images: body.images,
+    };
     void limit(async () => {
       try {
         const verdict = await options.judge.compare({

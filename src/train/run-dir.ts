@@ -95,7 +95,7 @@ export async function writePrompts(paths: RunPaths, rows: PromptRow[]): Promise<
 
 export interface ManifestInputs {
   config: Config;
-  python: { path: string; versions: Record<string, unknown> };
+  python: { path: string; versions: unknown };
   rubricHash: string | null;
   resumedAt?: string[];
 }
@@ -107,7 +107,10 @@ export async function writeManifest(paths: RunPaths, inputs: ManifestInputs): Pr
   const manifest = {
     autorubric: VERSION,
     created: previous?.created ?? new Date().toISOString(),
-    resumed: [...((previous?.resumed as string[] | undefined) ?? []), ...(previous ? [new Date().toISOString()] : [])],
+    resumed: [
+      ...((previous?.resumed as string[] | undefined) ?? []),
+      ...(previous ? [new Date().toISOString()] : []),
+    ],
     node: process.version,
     python: inputs.python,
     git: gitCommit(),
@@ -130,7 +133,9 @@ function gitCommit(): { commit: string | null; dirty: boolean | null } {
       .toString()
       .trim();
     const dirty =
-      execFileSync("git", ["status", "--porcelain"], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim() !== "";
+      execFileSync("git", ["status", "--porcelain"], { stdio: ["ignore", "pipe", "ignore"] })
+        .toString()
+        .trim() !== "";
     return { commit, dirty };
   } catch {
     return { commit: null, dirty: null };

@@ -11,6 +11,7 @@
 import { appendFileSync, existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
+import YAML from "yaml";
 import type { Config, TrainConfig } from "../config/schema.js";
 import { ConfigError, TrainingError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
@@ -23,18 +24,26 @@ import { UsageMeter } from "../vlm/usage.js";
 import { loadPromptDataset } from "./datasets.js";
 import type { TrainProgress } from "./progress.js";
 import { writeTrainReport } from "./report.js";
-import { type JudgementRecord, type PairJudge, type ServiceStats, startRewardService } from "./reward-service.js";
+import {
+  type JudgementRecord,
+  type PairJudge,
+  type ServiceStats,
+  startRewardService,
+} from "./reward-service.js";
 import { createRunDir, openRunDir, type RunPaths, writeManifest, writePrompts } from "./run-dir.js";
 
 export interface TrainOptions {
-  /** The resolved config (from `loadConfig`); ignored with `resume`, whose run keeps its own config. */
+  /** The resolved config (from `loadConfig`). */
   config?: Config;
-  /** Continue the run in this directory from its latest checkpoint. */
+  /**
+   * Continue the run in this directory from its latest checkpoint. Its stored config is used unless
+   * `config` is given (the CLI passes the stored one with `--set` overrides applied).
+   */
   resume?: string;
-  /** Overrides applied to a resumed run's stored config (e.g. a larger `train.max_steps`). */
-  resumeOverrides?: (config: Config) => Config;
-  /** Aborting asks the workers to checkpoint and stop (Ctrl-C); a second abort kills them. */
+  /** Aborting asks the workers to checkpoint and stop at their next update boundary (Ctrl-C). */
   signal?: AbortSignal;
+  /** Aborting kills the workers at once (a second Ctrl-C). */
+  killSignal?: AbortSignal;
   /** Judge override (tests inject a deterministic judge). Default: the config's VLM under its rubric. */
   judge?: PairJudge;
   onProgress?: (progress: TrainProgress) => void;
@@ -57,11 +66,12 @@ export interface TrainResult {
 export async function train(options: TrainOptions): Promise<TrainResult> {
   // 1. run directory, prompts, rubric
   const opened = options.resume ? await openRunDir(options.resume) : null;
-  let config = opened ? opened.config : options.config;
+  const config = options.config ?? opened?.config;
   if (!config) throw new ConfigError("train() needs a config or a run directory to resume");
-  if (opened && options.resumeOverrides) config = options.resumeOverrides(config);
   const trainConfig = requireTrain(config);
   const paths = opened ? opened.paths : await createRunDir(config);
+  // A resume may change fields (a larger max_steps): the stored config always says what ran last.
+  if (opened && options.config) await writeFile(paths.config, YAML.stringify(config));
   if (!opened || !existsSync(paths.prompts)) {
     await writePrompts(paths, await loadPromptDataset(trainConfig.dataset, config.judge.task));
   }
@@ -151,21 +161,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     cwd: paths.dir,
     onLine: log,
   });
-  let interrupts = 0;
-  const onAbort = () => {
-    interrupts += 1;
-    if (interrupts === 1) service.requestStop("interrupted (Ctrl-C): checkpointing");
-    else void workers.terminate(2_000);
-  };
-  options.signal?.addEventListener("abort", onAbort);
-  if (options.signal?.aborted) onAbort();
+  const onStop = () => service.requestStop("interrupted: checkpointing");
+  const onKill = () => void workers.terminate(2_000);
+  options.signal?.addEventListener("abort", onStop);
+  options.killSignal?.addEventListener("abort", onKill);
+  if (options.signal?.aborted) onStop();
 
   // 4. wait, 5. clean up whatever happened
   let exit: Awaited<typeof workers.exited>;
   try {
     exit = await workers.exited;
   } finally {
-    options.signal?.removeEventListener("abort", onAbort);
+    options.signal?.removeEventListener("abort", onStop);
+    options.killSignal?.removeEventListener("abort", onKill);
     await service.close();
     await vlm?.close();
   }
@@ -203,7 +211,9 @@ function trainingJudge(
   meter: UsageMeter,
 ): PairJudge {
   if (!vlm || !config.vlm) {
-    throw new ConfigError("training needs a judge: set the vlm section (or use the tiny-cpu preset's referee)");
+    throw new ConfigError(
+      "training needs a judge: set the vlm section (or use the tiny-cpu preset's referee)",
+    );
   }
   return createJudge({
     vlm: vlm.client,

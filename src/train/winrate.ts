@@ -5,9 +5,11 @@
  * preferred) or 0.5 (tie or invalid verdict: no evidence either way). The rate is the mean score,
  * with a percentile-bootstrap 95% interval over prompts.
  */
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { TrainConfig } from "../config/schema.js";
+import { UsageError } from "../errors.js";
 import { bootstrapMean, type Interval } from "../eval/stats.js";
 import type { Bridge } from "../runtime/bridge.js";
 
@@ -60,9 +62,23 @@ export function describeModel(ref: ModelRef): string {
   return ref === "base" ? "base" : ref.lora;
 }
 
-/** Parses a CLI value: `base` or a LoRA directory. */
+/**
+ * Parses a CLI value: `base`, a LoRA directory (diffusers format), a checkpoint directory (its
+ * `lora/`), or a run directory (the LoRA of its latest checkpoint).
+ */
 export function parseModelRef(value: string): ModelRef {
-  return value === "base" ? "base" : { lora: value };
+  if (value === "base") return "base";
+  const dir = resolve(value);
+  const latest = join(dir, "checkpoints", "latest");
+  if (existsSync(latest))
+    return { lora: join(dir, "checkpoints", readFileSync(latest, "utf8").trim(), "lora") };
+  if (existsSync(join(dir, "lora"))) return { lora: join(dir, "lora") };
+  if (!existsSync(dir)) {
+    throw new UsageError(`${value}: no such LoRA, checkpoint or run directory`, {
+      hint: "pass `base`, a LoRA directory, a checkpoint directory or a run directory",
+    });
+  }
+  return { lora: dir };
 }
 
 export async function winrate(options: WinrateOptions): Promise<WinrateResult> {
@@ -113,7 +129,11 @@ export async function winrate(options: WinrateOptions): Promise<WinrateResult> {
   };
 }
 
-function tally(counts: OrderCounts, verdict: { outcome: string; winner: number | null }, indexOfA: number): number {
+function tally(
+  counts: OrderCounts,
+  verdict: { outcome: string; winner: number | null },
+  indexOfA: number,
+): number {
   if (verdict.outcome !== "decided" || verdict.winner === null) {
     counts.undecided += 1;
     return 0.5;

@@ -15,9 +15,9 @@ import {
   PermissionDeniedError,
 } from "openai/error";
 import type { Config, VlmConfig } from "../config/schema.js";
-import { AbortError, ArrError, ConfigError, VlmError } from "../errors.js";
+import { AbortError, ConfigError, VlmError } from "../errors.js";
 import { EndpointPool, type EndpointState, Semaphore } from "./endpoint-pool.js";
-import { type TokenUsage, UsageMeter } from "./usage.js";
+import type { TokenUsage, UsageMeter } from "./usage.js";
 
 export type ContentPart = { type: "text"; text: string } | { type: "image_url"; image_url: { url: string } };
 
@@ -94,10 +94,13 @@ function apiKey(config: VlmConfig, env: NodeJS.ProcessEnv): string {
   if (config.api_key_env == null) return "EMPTY"; // local servers accept any key
   const key = env[config.api_key_env];
   if (!key) {
-    throw new ConfigError(`vlm.api_key_env names ${config.api_key_env}, which is not set in the environment`, {
-      path: "vlm.api_key_env",
-      hint: `export ${config.api_key_env}=... before running, or set vlm.api_key_env: null for a local server`,
-    });
+    throw new ConfigError(
+      `vlm.api_key_env names ${config.api_key_env}, which is not set in the environment`,
+      {
+        path: "vlm.api_key_env",
+        hint: `export ${config.api_key_env}=... before running, or set vlm.api_key_env: null for a local server`,
+      },
+    );
   }
   return key;
 }
@@ -112,7 +115,10 @@ export function vlmParams(config: VlmConfig): Record<string, unknown> {
   };
 }
 
-function responseFormat(config: VlmConfig, schema: VlmRequest["schema"]): Record<string, unknown> | undefined {
+function responseFormat(
+  config: VlmConfig,
+  schema: VlmRequest["schema"],
+): Record<string, unknown> | undefined {
   if (!schema || config.structured_output === "none") return undefined;
   if (config.structured_output === "json_object") return { type: "json_object" };
   return { type: "json_schema", json_schema: { name: schema.name, schema: schema.json, strict: true } };
@@ -158,7 +164,8 @@ export function createVlmClient(config: VlmConfig, options: VlmClientOptions = {
     const b: Record<string, unknown> = { ...config.extra_body, model: config.model, messages: req.messages };
     if (config.temperature != null) b.temperature = config.temperature;
     if (config.max_tokens != null) {
-      b[COMPLETION_TOKENS_MODELS.test(config.model) ? "max_completion_tokens" : "max_tokens"] = config.max_tokens;
+      b[COMPLETION_TOKENS_MODELS.test(config.model) ? "max_completion_tokens" : "max_tokens"] =
+        config.max_tokens;
     }
     const rf = responseFormat(config, req.schema);
     if (rf) b.response_format = rf;
@@ -259,16 +266,14 @@ export interface OpenedVlm {
   close(): Promise<void>;
 }
 
-/** The offline referee module's surface as this client needs it (src/referee/, owned elsewhere). */
-interface RefereeModule {
-  startReferee(options?: Record<string, unknown>): Promise<{ url?: string; baseURL?: string; close(): Promise<void> }>;
-}
-
 /**
  * Opens the VLM a command needs, the same way for every command: an OpenAI-compatible client, or,
  * for `provider: referee`, the offline rule-based referee started on loopback first.
  */
-export async function openVlm(config: Config | VlmConfig, options: VlmClientOptions = {}): Promise<OpenedVlm> {
+export async function openVlm(
+  config: Config | VlmConfig,
+  options: VlmClientOptions = {},
+): Promise<OpenedVlm> {
   const vlm = "run" in config || "judge" in config ? (config as Config).vlm : (config as VlmConfig);
   if (!vlm) {
     throw new ConfigError("the config has no vlm section", {
@@ -276,30 +281,12 @@ export async function openVlm(config: Config | VlmConfig, options: VlmClientOpti
       hint: "add a vlm section (model, base_url) or use a preset that has one",
     });
   }
-  if (vlm.provider !== "referee") return { client: createVlmClient(vlm, options), config: vlm, close: async () => {} };
+  if (vlm.provider !== "referee")
+    return { client: createVlmClient(vlm, options), config: vlm, close: async () => {} };
 
-  let mod: RefereeModule;
-  try {
-    // Lazy: only the referee provider loads it, and a variable specifier keeps it optional at build time.
-    const spec = "../referee/index.js";
-    mod = (await import(spec)) as RefereeModule;
-  } catch (error) {
-    throw new ArrError("the offline referee (src/referee/) could not be loaded", {
-      cause: error,
-      hint: 'use an OpenAI-compatible server (vlm.provider: "openai-compatible") or rebuild autorubric',
-    });
-  }
-  if (typeof mod.startReferee !== "function") {
-    throw new ArrError("src/referee/index.js does not export startReferee()", {
-      hint: "this build is incomplete; use an OpenAI-compatible server",
-    });
-  }
-  const referee = await mod.startReferee();
-  const url = referee.url ?? referee.baseURL;
-  if (!url) {
-    await referee.close();
-    throw new ArrError("the offline referee started without a URL");
-  }
-  const resolved: VlmConfig = { ...vlm, base_url: url, api_key_env: null };
+  // Lazy: only the referee provider loads the referee.
+  const { startReferee } = await import("../referee/index.js");
+  const referee = await startReferee();
+  const resolved: VlmConfig = { ...vlm, base_url: referee.url, api_key_env: null };
   return { client: createVlmClient(resolved, options), config: resolved, close: () => referee.close() };
 }

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import sharp from "sharp";
+import sharp, { type Metadata } from "sharp";
 import type { ImageEncoding } from "../config/schema.js";
 import { AbortError, ImageError } from "../errors.js";
 
@@ -40,7 +40,11 @@ export interface PrepareOptions {
 /** Largest image accepted from a URL or file (bytes): a guard against pulling a huge file into memory. */
 const MAX_BYTES = 64 * 1024 * 1024;
 
-const MIME: Record<PreparedImage["format"], string> = { png: "image/png", jpeg: "image/jpeg", webp: "image/webp" };
+const MIME: Record<PreparedImage["format"], string> = {
+  png: "image/png",
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+};
 
 export function hashBytes(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -112,7 +116,10 @@ export async function readImageBytes(
  * there, which catches the usual corruption (a truncated download or a torn write).
  */
 function looksComplete(bytes: Buffer, format: string): boolean {
-  if (format === "png") return bytes.length >= 12 && bytes.subarray(bytes.length - 8, bytes.length - 4).toString("latin1") === "IEND";
+  if (format === "png")
+    return (
+      bytes.length >= 12 && bytes.subarray(bytes.length - 8, bytes.length - 4).toString("latin1") === "IEND"
+    );
   if (format === "jpeg") {
     // Some encoders pad after EOI; look for it near the end.
     const tail = bytes.subarray(Math.max(0, bytes.length - 64));
@@ -131,10 +138,11 @@ export async function prepareImage(
 ): Promise<PreparedImage> {
   const source = describeImage(input);
   const bytes = await readImageBytes(input, options);
-  if (bytes.length === 0) throw new ImageError(`image ${source} is empty`, { source, hint: "regenerate or replace the file" });
+  if (bytes.length === 0)
+    throw new ImageError(`image ${source} is empty`, { source, hint: "regenerate or replace the file" });
   const hash = hashBytes(bytes);
 
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(bytes).metadata();
   } catch (error) {
@@ -145,7 +153,10 @@ export async function prepareImage(
     });
   }
   if (!meta.width || !meta.height || !meta.format) {
-    throw new ImageError(`image ${source} has no readable size`, { source, hint: "use PNG, JPEG or WebP files" });
+    throw new ImageError(`image ${source} has no readable size`, {
+      source,
+      hint: "use PNG, JPEG or WebP files",
+    });
   }
   // EXIF orientations 5-8 swap width and height.
   const rotated = (meta.orientation ?? 1) >= 5;
@@ -155,7 +166,10 @@ export async function prepareImage(
   const target = encoding.format;
   const sourceSize = options.role === "source" ? encoding.source_size : null;
   const maxSide = encoding.max_side;
-  const needsResize = sourceSize != null ? sourceSize[0] !== h || sourceSize[1] !== w : maxSide != null && Math.max(w, h) > maxSide;
+  const needsResize =
+    sourceSize != null
+      ? sourceSize[0] !== h || sourceSize[1] !== w
+      : maxSide != null && Math.max(w, h) > maxSide;
   const needsRotate = (meta.orientation ?? 1) !== 1;
   const sameFormat = meta.format === target;
 

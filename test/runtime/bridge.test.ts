@@ -115,7 +115,9 @@ describe("bridge lifecycle", () => {
   it("stops the interpreter when a call misses its deadline", async () => {
     const bridge = await createBridge({ env: { ARR_BRIDGE_TEST_OPS: "1" } });
     const t0 = Date.now();
-    const error = (await rejectionOf(bridge.call("sleep", { ms: 30_000 }, { timeoutMs: 300 }))) as BridgeError;
+    const error = (await rejectionOf(
+      bridge.call("sleep", { ms: 30_000 }, { timeoutMs: 300 }),
+    )) as BridgeError;
     expect(error.pythonType).toBe("Timeout");
     expect(Date.now() - t0).toBeLessThan(2000);
     await bridge.close();
@@ -169,7 +171,11 @@ describe("bridge in a child Node process", () => {
     chmodSync(fake, 0o755);
     const env = { ARR_PYTHON: fake, PYTHON_BIN: fake };
     for (const args of [["--help"], ["doctor", "--help"], ["sample", "--help"], ["referee", "--help"]]) {
-      const r = await execa(tsx, [join(root, "src", "cli", "main.ts"), ...args], { cwd: root, env, reject: false });
+      const r = await execa(tsx, [join(root, "src", "cli", "main.ts"), ...args], {
+        cwd: root,
+        env,
+        reject: false,
+      });
       expect(r.exitCode, `${args.join(" ")}: ${r.stderr}`).toBe(0);
       expect(r.stdout).toContain("Usage");
     }

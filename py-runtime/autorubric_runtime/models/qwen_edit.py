@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +108,17 @@ def _trim(cond: QwenEditCondition) -> QwenEditCondition:
 
 
 class QwenEditAdapter:
-    """Qwen-Image-Edit-2509 (or the tiny offline model) as a :class:`ModelAdapter`."""
+    """Qwen-Image-Edit-2509 (or the tiny offline model) as a :class:`ModelAdapter`.
+
+    Options:
+        height, width: the sampler size; targets are generated and sources resized to it.
+        condition_area: pixel area of the source as the VL encoder sees it (default: the pipeline's
+            384*384; the image processor's min/max pixels then apply).
+        template_start_idx: template tokens dropped before the user text (default: counted with the
+            tokenizer, 64 for the real one).
+        micro_batch: samples per transformer call inside predict_velocity (default: all at once).
+        cache_size: (prompt, source path) encodings kept (LRU, on the CPU).
+    """
 
     family = "qwen-edit"
     guidance: float | None = None
@@ -127,6 +138,7 @@ class QwenEditAdapter:
         condition_area: int | None = None,
         template_start_idx: int | None = None,
         micro_batch: int | None = None,
+        cache_size: int = 4096,
     ) -> None:
         m = _pipeline_module()
         self.pipeline_class = m.QwenImageEditPlusPipeline
@@ -149,6 +161,8 @@ class QwenEditAdapter:
         self.image_processor = image_processor
         self.device = torch.device(device)
         self.dtype = dtype
+        # bf16 autocast only on CUDA; fp32 on CPU keeps the log-prob recompute exact.
+        self.autocast_dtype: torch.dtype | None = torch.bfloat16 if self.device.type == "cuda" else None
         self.height = int(height)
         self.width = int(width)
         self.vae_scale_factor = int(self.pipe.vae_scale_factor)
@@ -175,7 +189,8 @@ class QwenEditAdapter:
         )
         self.micro_batch = micro_batch
         self._vae_processor = self.pipe.image_processor
-        self._cache: dict[tuple[str, str], QwenEditCondition] = {}
+        self.cache_size = int(cache_size)
+        self._cache: OrderedDict[tuple[str, str], QwenEditCondition] = OrderedDict()
         stats = vae.config
         self._lat_mean = torch.tensor(stats.latents_mean, dtype=torch.float32).view(1, -1, 1, 1, 1)
         self._lat_std = torch.tensor(stats.latents_std, dtype=torch.float32).view(1, -1, 1, 1, 1)
@@ -190,7 +205,10 @@ class QwenEditAdapter:
 
     def encode(self, prompts: list[str], source_images: list[str] | None = None) -> QwenEditCondition:
         if source_images is None:
-            raise ValueError("qwen-edit: encode needs one source image per prompt (source_images is missing)")
+            raise ValueError(
+                "qwen-edit: every prompt needs a source image to edit (source_images is missing); "
+                "give the dataset's source_image for each prompt"
+            )
         if len(source_images) != len(prompts):
             raise ValueError(
                 f"qwen-edit: {len(prompts)} prompts but {len(source_images)} source images; give one source per prompt"
@@ -200,10 +218,16 @@ class QwenEditAdapter:
             key = (prompt, os.fspath(src))
             cond = self._cache.get(key)
             if cond is None:
-                cond = self._encode_one(prompt, os.fspath(src))
+                # Kept on the CPU: per pair ~1.5 MB of embeddings for the real model, too much for the GPU
+                # over a whole dataset; the LRU bound keeps host memory in check too.
+                cond = self._encode_one(prompt, os.fspath(src)).to("cpu")
                 self._cache[key] = cond
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
             conds.append(cond)
-        return QwenEditCondition.cat(conds)
+        return QwenEditCondition.cat(conds).to(self.device)
 
     def load_source(self, path: str) -> Any:
         """The source image resized to the configured size (the judge is shown this same size)."""
@@ -262,6 +286,11 @@ class QwenEditAdapter:
 
     # ------------------------------------------------------------ velocity
     def predict_velocity(self, latents: Tensor, sigma: Tensor, cond: Condition) -> Tensor:
+        """latents (B, L, C) packed, sigma (B,) quantised -> velocity (B, L, C) float32.
+
+        One transformer call for the whole batch (or ``micro_batch``-sized chunks); the diffusers
+        Edit-Plus pipeline itself only takes one sample.
+        """
         if not isinstance(cond, QwenEditCondition):
             raise TypeError(f"qwen-edit adapter got a {type(cond).__name__}; encode with this adapter")
         b, length, _ = latents.shape
@@ -286,16 +315,17 @@ class QwenEditAdapter:
         mask = cond.prompt_mask
         # The pipeline passes no mask when nothing is padded; do the same so its fast path is kept.
         mask = None if bool(mask.all()) else mask
-        out = self.transformer(
-            hidden_states=x,
-            timestep=sigma.to(dt),
-            guidance=None,
-            encoder_hidden_states=cond.prompt_embeds.to(dt),
-            encoder_hidden_states_mask=mask,
-            img_shapes=cond.img_shapes,
-            return_dict=False,
-        )[0]
-        return out[:, : latents.shape[1]].to(latents.dtype)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast_dtype is not None):
+            out = self.transformer(
+                hidden_states=x,
+                timestep=sigma.to(device=x.device, dtype=dt),
+                guidance=None,
+                encoder_hidden_states=cond.prompt_embeds.to(dt),
+                encoder_hidden_states_mask=mask,
+                img_shapes=cond.img_shapes,
+                return_dict=False,
+            )[0]
+        return out[:, : latents.shape[1]].to(torch.float32)
 
     # --------------------------------------------------------------- decode
     @torch.no_grad()
@@ -327,15 +357,23 @@ def load(model_cfg: dict[str, Any], sampler_cfg: dict[str, Any], device: torch.d
             f"train.model.path {path}: no transformer/ subfolder; point it at a Qwen-Image-Edit-2509 "
             "snapshot (diffusers layout) or use 'tiny'"
         )
-    transformer = QwenImageTransformer2DModel.from_pretrained(path, subfolder="transformer", torch_dtype=dtype)
-    vae = AutoencoderKLQwenImage.from_pretrained(path, subfolder="vae", torch_dtype=dtype)
-    text_encoder = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, subfolder="text_encoder", dtype=dtype)
-    tokenizer = AutoTokenizer.from_pretrained(path, subfolder="tokenizer")
-    image_processor = Qwen2VLImageProcessorPil.from_pretrained(path, subfolder="processor")
+    _check_tiny_recipe(local)
+    try:
+        transformer = QwenImageTransformer2DModel.from_pretrained(path, subfolder="transformer", torch_dtype=dtype)
+        vae = AutoencoderKLQwenImage.from_pretrained(path, subfolder="vae", torch_dtype=dtype)
+        text_encoder = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, subfolder="text_encoder", dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(path, subfolder="tokenizer")
+        image_processor = Qwen2VLImageProcessorPil.from_pretrained(path, subfolder="processor")
+    except OSError as err:
+        raise FileNotFoundError(
+            f"train.model.path: cannot load Qwen-Image-Edit from {path!r} ({err}). Use a local diffusers folder "
+            "(e.g. a Qwen/Qwen-Image-Edit-2509 snapshot), a hub id already in the Hugging Face cache, or 'tiny'"
+        ) from err
     for module in (transformer, vae, text_encoder):
         module.requires_grad_(False)
         module.eval()
         module.to(device)
+    log.info("loaded Qwen-Image-Edit from %s (%s on %s)", path, dtype, device)
     height = int(sampler_cfg.get("height", 512))
     width = int(sampler_cfg.get("width", 512))
     return QwenEditAdapter(
@@ -349,6 +387,23 @@ def load(model_cfg: dict[str, Any], sampler_cfg: dict[str, Any], device: torch.d
         device=device,
         dtype=dtype,
     )
+
+
+def _check_tiny_recipe(folder: Path) -> None:
+    """A cached tiny folder from an older recipe would silently differ from what the tests pin."""
+    spec_file = folder / "tiny_spec.json"
+    if not spec_file.is_file():
+        return
+    import json
+
+    from autorubric_runtime.models.tiny_qwen_edit import RECIPE_VERSION
+
+    found = json.loads(spec_file.read_text()).get("recipe")
+    if found != RECIPE_VERSION:
+        raise ValueError(
+            f"{folder}: tiny Qwen-Image-Edit built with recipe {found}, this runtime builds recipe {RECIPE_VERSION}; "
+            "delete that folder (it is rebuilt on the next run)"
+        )
 
 
 def build_tiny(out_dir: Path, seed: int = 0) -> None:

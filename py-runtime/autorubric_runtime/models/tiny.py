@@ -14,8 +14,8 @@ same image, so an offline pixel-rule judge sees no difference between candidates
 signal (measured; see the runtime notes, section 17). Training one briefly did not fix it either
 (the decoder's final GroupNorm removes each sample's mean, which is where colour lives). So the
 decoder's weights are *set*: conv_in writes a fixed linear latent->RGB projection into three feature
-channels, each paired inside its GroupNorm group with a large constant channel (this makes the
-group normalisation nearly affine instead of mean-removing), the ResNet and attention branches are
+channels, each sharing its GroupNorm group with two constant channels +-c (this makes the group
+normalisation nearly affine instead of mean-removing), the ResNet and attention branches are
 scaled small (residual paths carry the signal, with a little random texture on top), the
 upsamplers' convs are identity kernels (8x nearest upsampling), and conv_out reads the three signal
 channels back. Pixel colour is then a strong, monotonic function of the latents (checked in
@@ -34,7 +34,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-TINY_FORMAT_VERSION = 1
+TINY_FORMAT_VERSION = 2  # bump whenever the built weights change (invalidates caches)
 
 # colours, counts, positions and the 80 COCO object names (GenEval's vocabulary) + common scene words
 _WORDS = """
@@ -129,9 +129,9 @@ def _t5_tokenizer(max_length: int):
 LATENT_TO_RGB = torch.tensor(
     [[1.0, 0.0, 0.0, 0.5], [0.0, 1.0, 0.0, 0.5], [0.0, 0.0, 1.0, 0.5]], dtype=torch.float32
 )
-_REF_LEVEL = 24.0  # the constant paired with each signal channel in its GroupNorm group
+_REF_LEVEL = 4.0  # the constant paired with each signal channel in its GroupNorm group
 _SIGNAL_GAIN = 0.35  # scale of conv_in's projection (latents reach the decoder at ~N(0, 2.8^2))
-_OUT_GAIN = 3.0
+_OUT_GAIN = 5.0
 
 
 @torch.no_grad()
@@ -142,17 +142,22 @@ def _construct_decoder(vae, seed: int) -> None:
     ch = dec.conv_in.out_channels
     groups = dec.conv_norm_out.num_groups
     per_group = ch // groups
-    if groups < 3 or per_group < 2:
-        raise ValueError("tiny VAE: the constructed decoder needs >= 3 norm groups of >= 2 channels")
+    if groups < 3 or per_group < 3:
+        raise ValueError("tiny VAE: the constructed decoder needs >= 3 norm groups of >= 3 channels")
     signal = [k * per_group for k in range(3)]  # first channel of groups 0..2
-    ref = [k * per_group + 1 for k in range(groups)]
+    # two constants of opposite sign per group: with a single one, a group of two levels normalises
+    # to +-1 whatever the signal; with +-REF the group's std is dominated by REF and stays ~constant
+    ref_pos = [k * per_group + 1 for k in range(groups)]
+    ref_neg = [k * per_group + 2 for k in range(groups)]
     # 1. conv_in: center tap = projection; constant channels through the bias
     dec.conv_in.weight.zero_()
     dec.conv_in.bias.zero_()
     for c_out, row in zip(signal, LATENT_TO_RGB, strict=True):
         dec.conv_in.weight[c_out, : row.numel(), 1, 1] = _SIGNAL_GAIN * row
-    for c in ref:
+    for c in ref_pos:
         dec.conv_in.bias[c] = _REF_LEVEL
+    for c in ref_neg:
+        dec.conv_in.bias[c] = -_REF_LEVEL
     # 2. residual branches small (a little seeded texture), attention output off
     for name, module in dec.named_modules():
         if name.endswith("conv2") and isinstance(module, torch.nn.Conv2d):
@@ -169,11 +174,9 @@ def _construct_decoder(vae, seed: int) -> None:
             conv.bias.zero_()
             for c in range(conv.out_channels):
                 conv.weight[c, c, 1, 1] = 1.0
-    # 4. norm_out affine shifts the normalised signal (about -1 + small) to around 0 for SiLU's linear part
+    # 4. norm_out: plain normalisation (the signal lands around 0, SiLU's monotonic part)
     dec.conv_norm_out.weight.fill_(1.0)
     dec.conv_norm_out.bias.zero_()
-    for c in signal:
-        dec.conv_norm_out.bias[c] = 1.0
     # 5. conv_out reads the three signal channels back as RGB
     dec.conv_out.weight.zero_()
     dec.conv_out.bias.zero_()
@@ -239,7 +242,7 @@ def build_tiny_flux(out_dir: Path, seed: int = 0) -> None:
         out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 8, 8),
+        block_out_channels=(12, 12, 12, 12),
         layers_per_block=1,
         latent_channels=4,
         norm_num_groups=4,

@@ -2,25 +2,20 @@
 
 It is written to a diffusers-style folder (transformer/, vae/, text_encoder/, tokenizer/, processor/,
 scheduler/, model_index.json) so that the adapter loads it through the same ``from_pretrained`` path
-as the real model. Nothing is downloaded: the tokenizer is built in code (byte-level BPE without
+as the real model; ``models.tiny.ensure_tiny("qwen-edit")`` caches that folder (``$ARR_CACHE`` or
+``py-runtime/.cache``) and ``qwen_edit.build_tiny`` calls :func:`save_tiny_qwen_edit`. Nothing is downloaded: the tokenizer is built in code (byte-level BPE without
 merges, so every text is encodable, plus the Qwen2 special tokens) and the image processor is the
 PIL one (torchvision is not installed and must not be).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-
-log = logging.getLogger(__name__)
 
 #: Bumped whenever the recipe changes so that stale cached folders are rebuilt.
 RECIPE_VERSION = 1
@@ -80,7 +75,7 @@ class TinyQwenEditSpec:
     head_dim: int = 16
     axes_dims_rope: tuple[int, int, int] = (8, 4, 4)
     #: VAE: dim_mult of length 3 => spatial factor 4 (vae_scale_factor = 2**len(temperal_downsample)).
-    vae_base_dim: int = 24
+    vae_base_dim: int = 12
     z_dim: int = 4
 
 
@@ -174,6 +169,7 @@ def build_components(spec: TinyQwenEditSpec | None = None) -> dict:
             latents_mean=list(TINY_LATENTS_MEAN),
             latents_std=list(TINY_LATENTS_STD),
         ).eval()
+        construct_decoder(vae)
     image_processor = Qwen2VLImageProcessorPil(
         min_pixels=spec.min_pixels, max_pixels=spec.max_pixels, patch_size=14, temporal_patch_size=2, merge_size=2
     )
@@ -188,16 +184,61 @@ def build_components(spec: TinyQwenEditSpec | None = None) -> dict:
     }
 
 
-def _spec_key(spec: TinyQwenEditSpec) -> str:
-    blob = json.dumps({"recipe": RECIPE_VERSION, **asdict(spec)}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+#: latent -> RGB projection the constructed decoder writes (rows: R, G, B; columns: latent channels).
+DECODER_RGB_PROJECTION = [[0.9, 0.0, 0.0, 0.3], [0.0, 0.9, 0.0, 0.3], [0.0, 0.0, 0.9, 0.3]]
 
 
-def default_cache_dir() -> Path:
-    """``$ARR_CACHE/tiny-qwen-edit`` when set, else ``py-runtime/.cache/tiny-qwen-edit``."""
-    root = os.environ.get("ARR_CACHE")
-    base = Path(root) if root else Path(__file__).resolve().parents[2] / ".cache"
-    return base / "tiny-qwen-edit"
+@torch.no_grad()
+def construct_decoder(vae: torch.nn.Module, texture: float = 0.05, constant: float = 8.0, gain: float = 1.6) -> None:
+    """Set the decoder's weights so that pixel colour is a strong, monotonic function of the latents.
+
+    A random decoder maps every latent to nearly the same image, so an offline pixel-rule judge would
+    see no difference between candidates (runtime notes, section 17). Here conv_in writes
+    ``DECODER_RGB_PROJECTION @ z`` into feature channels 0..2 and a large constant into channel 3; the
+    residual stream carries them unchanged (residual and attention branches are scaled to ``texture``,
+    which leaves a little random texture), the upsamplers copy those channels (nearest upsampling), and
+    the per-pixel RMS norm of the head divides by ~``constant`` (the constant channel dominates the
+    norm), so the head sees ``z`` scaled into SiLU's monotonic range and conv_out reads channels 0..2
+    back. The encoder stays random: it only has to be deterministic for the conditioning.
+    """
+    from diffusers.models.autoencoders.autoencoder_kl_qwenimage import (
+        QwenImageAttentionBlock,
+        QwenImageResample,
+        QwenImageResidualBlock,
+    )
+
+    dec = vae.decoder
+    z_dim = int(vae.config.z_dim)
+    pq = vae.post_quant_conv
+    pq.weight.zero_()
+    pq.bias.zero_()
+    for c in range(z_dim):
+        pq.weight[c, c, -1, 0, 0] = 1.0
+    # causal 3x3x3 convs on a single frame only use the last temporal tap
+    proj = torch.tensor(DECODER_RGB_PROJECTION, dtype=dec.conv_in.weight.dtype)
+    dec.conv_in.weight.zero_()
+    dec.conv_in.bias.zero_()
+    dec.conv_in.weight[:3, :z_dim, -1, 1, 1] = proj[:, :z_dim]
+    dec.conv_in.bias[3] = constant
+    for module in dec.modules():
+        if isinstance(module, QwenImageResidualBlock):
+            module.conv2.weight.mul_(texture)
+            module.conv2.bias.zero_()
+        elif isinstance(module, QwenImageAttentionBlock):
+            module.proj.weight.mul_(texture)
+            module.proj.bias.zero_()
+        elif isinstance(module, QwenImageResample):
+            conv = module.resample[1]
+            conv.weight.zero_()
+            conv.bias.zero_()
+            for c in range(4):
+                conv.weight[c, c, 1, 1] = 1.0
+    dec.conv_out.weight.zero_()
+    dec.conv_out.bias.zero_()
+    dim = dec.conv_out.weight.shape[1]
+    # after the head's RMS norm a signal s sits at about s * sqrt(dim) / constant
+    for c in range(3):
+        dec.conv_out.weight[c, c, -1, 1, 1] = gain
 
 
 def save_tiny_qwen_edit(out_dir: str | os.PathLike, spec: TinyQwenEditSpec | None = None) -> Path:
@@ -225,34 +266,6 @@ def save_tiny_qwen_edit(out_dir: str | os.PathLike, spec: TinyQwenEditSpec | Non
         "vae": ["diffusers", "AutoencoderKLQwenImage"],
     }
     (out / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
-    (out / "tiny_spec.json").write_text(
-        json.dumps({"recipe": RECIPE_VERSION, "key": _spec_key(spec), **asdict(spec)}, indent=2) + "\n"
-    )
+    (out / "tiny_spec.json").write_text(json.dumps({"recipe": RECIPE_VERSION, **asdict(spec)}, indent=2) + "\n")
     return out
 
-
-def ensure_tiny_qwen_edit(cache_dir: str | os.PathLike | None = None, spec: TinyQwenEditSpec | None = None) -> Path:
-    """Returns the folder of the tiny model, building it once per spec.
-
-    The folder is written to a temporary sibling and renamed into place, so concurrent workers (torchrun
-    ranks) never read a half-written model; the loser of a race discards its copy.
-    """
-    spec = spec or TinyQwenEditSpec()
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = root / _spec_key(spec)
-    if (target / "tiny_spec.json").is_file():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
-    try:
-        save_tiny_qwen_edit(tmp, spec)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "tiny_spec.json").is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    log.info("built tiny Qwen-Image-Edit at %s", target)
-    return target

@@ -49,11 +49,14 @@ export async function readRecords(file: string, arrayKey?: string): Promise<RawR
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    throw new DatasetError(`${file}: cannot read dataset (${(error as NodeJS.ErrnoException).code ?? error})`, {
-      file,
-      hint: "check the --dataset path",
-      cause: error,
-    });
+    throw new DatasetError(
+      `${file}: cannot read dataset (${(error as NodeJS.ErrnoException).code ?? error})`,
+      {
+        file,
+        hint: "check the --dataset path",
+        cause: error,
+      },
+    );
   }
   const trimmed = text.trimStart();
   if (trimmed.startsWith("[") || trimmed.startsWith("{")) {
@@ -109,7 +112,8 @@ export function isRemote(path: string): boolean {
 /** A required non-empty string field. */
 export function requireString(record: Record<string, unknown>, field: string): string {
   const v = record[field];
-  if (typeof v !== "string" || v.trim() === "") throw new BadField(field, "missing or not a non-empty string");
+  if (typeof v !== "string" || v.trim() === "")
+    throw new BadField(field, "missing or not a non-empty string");
   return v;
 }
 

@@ -1,0 +1,176 @@
+"""Checkpoints that resume exactly: ``<run>/checkpoints/checkpoint-<update>/`` and a ``latest`` pointer.
+
+A checkpoint holds
+
+- ``lora/``: the LoRA in diffusers format with its adapter metadata (``pipe.load_lora_weights``);
+- ``trainable.safetensors``: the exact trainable tensors by parameter name (what resume loads,
+  before the model is wrapped, so DDP and FSDP start from the same bits);
+- ``optimizer-rank<r>.pt``, ``rng-rank<r>.pt``: every rank's optimizer state (FSDP shards it) and
+  RNG states (torch CPU/CUDA, numpy, python, the sampling and timestep-selection generators);
+- ``scheduler.pt`` and ``state.json``: LR scheduler, counters (updates, outer steps, judged totals),
+  the data position, world size and strategy.
+
+Writes are atomic: everything goes into ``.tmp-checkpoint-<update>`` and is renamed when complete,
+then ``latest`` is replaced (write + rename), so a crash mid-save leaves the previous checkpoint
+intact and ``latest`` never points at a partial one. Checkpoints happen only at update boundaries.
+Multi-node runs need ``run_dir`` on a filesystem every node sees.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from autorubric_runtime import distributed as D
+from autorubric_runtime.trainer import TrainState
+
+log = logging.getLogger("autorubric_runtime.checkpoint")
+
+FORMAT = "autorubric.checkpoint"
+VERSION = 1
+LATEST = "latest"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, partial, or does not fit the current run."""
+
+
+def _rng_state(state: TrainState) -> dict[str, Any]:
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+        "sample_gen": state.sample_gen.get_state(),
+        "select_gen": state.select_gen.get_state(),
+    }
+
+
+def _set_rng_state(state: TrainState, rng: dict[str, Any]) -> None:
+    torch.set_rng_state(rng["torch"])
+    if rng.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    np.random.set_state(rng["numpy"])
+    random.setstate(rng["python"])
+    state.sample_gen.set_state(rng["sample_gen"])
+    state.select_gen.set_state(rng["select_gen"])
+
+
+def save_checkpoint(state: TrainState, root: str | Path) -> Path:
+    """Save the state at an update boundary; every rank must call it. Returns the checkpoint dir."""
+    if state.micro != 0:
+        raise CheckpointError(f"checkpoint requested mid-window (outer step {state.micro} of {state.cfg.grad_accum})")
+    info = state.info
+    root = Path(root)
+    final = root / f"checkpoint-{state.update}"
+    tmp = root / f".tmp-checkpoint-{state.update}"
+    if info.is_main:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+    D.barrier(info)
+    trainable = D.trainable_state(state.model, info)  # collective under FSDP
+    torch.save(state.optimizer.state_dict(), tmp / f"optimizer-rank{info.rank}.pt")
+    torch.save(_rng_state(state), tmp / f"rng-rank{info.rank}.pt")
+    if info.is_main:
+        assert trainable is not None
+        save_file({k: v.contiguous() for k, v in trainable.items()}, str(tmp / "trainable.safetensors"))
+        _save_lora(state, tmp / "lora", trainable)
+        torch.save(state.scheduler.state_dict(), tmp / "scheduler.pt")
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "update": state.update,
+            "outer_step": state.outer,
+            "data_position": state.data.position,
+            "world_size": info.world_size,
+            "strategy": state.cfg.distributed.strategy,
+            "totals": state.totals,
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (tmp / "state.json").write_text(json.dumps(meta, indent=2))
+    D.barrier(info)
+    if info.is_main:
+        if final.exists():  # the same update saved twice (periodic, then final): keep the newer copy
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        pointer = root / f".{LATEST}.tmp"
+        pointer.write_text(final.name + "\n")
+        os.replace(pointer, root / LATEST)
+        log.info("checkpoint %s", final)
+    D.barrier(info)
+    return final
+
+
+def _save_lora(state: TrainState, out: Path, trainable: dict[str, torch.Tensor]) -> None:
+    from autorubric_runtime import lora
+
+    adapter = state.adapter
+    wrapped = adapter.transformer
+    adapter.transformer = state.inner  # save_lora reads peft_config and names from the plain module
+    try:
+        lora.save_lora(adapter, out, state.cfg.section("lora"), state_dict=lora.lora_state_dict(state.inner, trainable))
+    finally:
+        adapter.transformer = wrapped
+
+
+def latest_checkpoint(root: str | Path) -> Path | None:
+    """The checkpoint ``latest`` points at (None when there is none yet)."""
+    root = Path(root)
+    pointer = root / LATEST
+    if not pointer.is_file():
+        return None
+    ckpt = root / pointer.read_text().strip()
+    if not (ckpt / "state.json").is_file():
+        raise CheckpointError(f"{pointer} points at {ckpt}, which is missing or incomplete; delete {pointer} to start over")
+    return ckpt
+
+
+def read_meta(ckpt: Path) -> dict[str, Any]:
+    meta = json.loads((ckpt / "state.json").read_text())
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise CheckpointError(f"{ckpt}/state.json: not an autorubric checkpoint v{VERSION}")
+    return meta
+
+
+def load_model_weights(ckpt: Path, module: torch.nn.Module) -> None:
+    """Load the exact trainable tensors into the UNWRAPPED transformer (before DDP/FSDP wrapping)."""
+    path = ckpt / "trainable.safetensors"
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing; the checkpoint is incomplete")
+    try:
+        D.load_trainable_state(module, load_file(str(path)))
+    except ValueError as error:
+        raise CheckpointError(f"{ckpt}: {error}") from None
+
+
+def restore_training_state(ckpt: Path, state: TrainState) -> None:
+    """Optimizer, scheduler, RNGs, counters and data position (after :func:`load_model_weights`)."""
+    meta = read_meta(ckpt)
+    info = state.info
+    if meta["world_size"] != info.world_size or meta["strategy"] != state.cfg.distributed.strategy:
+        raise CheckpointError(
+            f"{ckpt} was written by {meta['world_size']} ranks with {meta['strategy']}; this run has "
+            f"{info.world_size} with {state.cfg.distributed.strategy}. Exact resume needs the same layout: "
+            f"set distributed.nproc_per_node x nnodes = {meta['world_size']} and strategy {meta['strategy']}"
+        )
+    opt = torch.load(ckpt / f"optimizer-rank{info.rank}.pt", map_location=info.device, weights_only=False)
+    state.optimizer.load_state_dict(opt)
+    state.scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=False))
+    _set_rng_state(state, torch.load(ckpt / f"rng-rank{info.rank}.pt", weights_only=False))
+    state.update = int(meta["update"])
+    state.outer = int(meta["outer_step"])
+    state.micro = 0
+    state.data.position = int(meta["data_position"])
+    state.totals = {k: float(v) for k, v in meta.get("totals", {}).items()}
+    log.info("resumed from %s (update %d)", ckpt, state.update)

@@ -1,0 +1,246 @@
+"""torchrun process groups, DDP / FSDP wrapping of the transformer, and the collectives the trainer needs.
+
+Backend and device come from the environment, not from hard-coded CUDA ids (the reference's
+nccl + ``cuda:rank`` only runs on a GPU node): ``auto`` picks nccl when CUDA is available and gloo
+otherwise, and the device is ``cuda:LOCAL_RANK`` or the CPU. A single process without torchrun's
+variables runs with no process group at all, so tests and the bridge need no rendezvous.
+
+The forward pass must go through the DDP/FSDP wrapper (that is where DDP prepares the gradient
+all-reduce and FSDP gathers shards), so the wrapper replaces ``adapter.transformer``;
+:class:`ForwardingDDP` forwards unknown attributes (``config``, ``dtype``) to the wrapped module
+the way FSDP already does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+log = logging.getLogger("autorubric_runtime.distributed")
+
+_FSDP_PREFIX = "_fsdp_wrapped_module."
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+    backend: str | None  # None: single process, no process group
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.backend is not None
+
+
+def init_distributed(backend: str = "auto", timeout_s: float = 1800.0) -> DistInfo:
+    """Join torchrun's process group (RANK/WORLD_SIZE/LOCAL_RANK), or run single-process without one."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = torch.cuda.is_available()
+    if backend == "auto":
+        backend = "nccl" if cuda else "gloo"
+    if backend == "nccl" and not cuda:
+        raise RuntimeError("train.distributed.backend is 'nccl' but CUDA is not available; use 'auto' or 'gloo'")
+    if cuda:
+        device = torch.device("cuda", local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    if world == 1 and "MASTER_ADDR" not in os.environ:
+        return DistInfo(0, 1, 0, device, None)
+    if not dist.is_initialized():
+        kwargs = {"device_id": device} if backend == "nccl" else {}
+        dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout_s), **kwargs)
+    info = DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, device, backend)
+    log.info("rank %d/%d on %s (%s)", info.rank, info.world_size, device, backend)
+    return info
+
+
+def destroy(info: DistInfo) -> None:
+    if info.active and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(info: DistInfo) -> None:
+    if info.active:
+        if info.backend == "nccl":
+            dist.barrier(device_ids=[info.device.index])
+        else:
+            dist.barrier()
+
+
+class ForwardingDDP(DistributedDataParallel):
+    """DDP that forwards unknown attributes to the wrapped module (adapters read ``.config``/``.dtype``)."""
+
+    def __getattr__(self, name: str):  # type: ignore[override]
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
+
+
+def _block_classes(module: nn.Module) -> set[type[nn.Module]]:
+    """Classes of the repeated transformer blocks (children of ModuleLists named ``*blocks``)."""
+    classes: set[type[nn.Module]] = set()
+    for name, child in module.named_modules():
+        if isinstance(child, nn.ModuleList) and name.split(".")[-1].endswith("blocks"):
+            classes.update(type(m) for m in child)
+    return classes
+
+
+def wrap_model(module: nn.Module, strategy: str, info: DistInfo, bf16: bool = False) -> nn.Module:
+    """DDP, or FSDP full-shard with ``use_orig_params`` (blocks wrapped separately); unwrapped if single-process."""
+    if not info.active:
+        return module
+    device_ids = [info.device.index] if info.device.type == "cuda" else None
+    if strategy == "ddp":
+        # broadcast_buffers off: ranks may run different numbers of no-grad forwards (eval shards)
+        return ForwardingDDP(module, device_ids=device_ids, broadcast_buffers=False)
+    if strategy != "fsdp":
+        raise ValueError(f"train.distributed.strategy: unknown {strategy!r}; use 'ddp' or 'fsdp'")
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    from torch.distributed.fsdp import MixedPrecision, ShardingStrategy
+    from torch.distributed.fsdp.wrap import ModuleWrapPolicy
+
+    dtypes = {p.dtype for p in module.parameters()}
+    if len(dtypes) > 1:
+        raise ValueError(
+            f"fsdp: the transformer mixes parameter dtypes {sorted(map(str, dtypes))}; FSDP1 flattens each block "
+            "into one tensor. Load the model in float32 (train.model.dtype: auto or float32 with strategy fsdp): "
+            "FSDP mixed precision then computes in bf16"
+        )
+    classes = _block_classes(module)
+    mp = MixedPrecision(param_dtype=torch.bfloat16, reduce_dtype=torch.float32, buffer_dtype=torch.bfloat16) if bf16 else None
+    return FSDP(
+        module,
+        sharding_strategy=ShardingStrategy.FULL_SHARD,
+        auto_wrap_policy=ModuleWrapPolicy(classes) if classes else None,
+        use_orig_params=True,
+        mixed_precision=mp,
+        device_id=info.device if info.device.type == "cuda" else None,
+        sync_module_states=True,
+    )
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module inside a DDP/FSDP wrapper (FSDP-nested blocks stay wrapped)."""
+    if isinstance(model, DistributedDataParallel):
+        return model.module
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    if isinstance(model, FSDP):
+        return model.module
+    return model
+
+
+def is_fsdp(model: nn.Module) -> bool:
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    return isinstance(model, FSDP)
+
+
+def no_sync(model: nn.Module, enabled: bool) -> contextlib.AbstractContextManager:
+    """Skip the gradient all-reduce / reduce-scatter (forward and backward must both be inside)."""
+    if enabled and hasattr(model, "no_sync") and (isinstance(model, DistributedDataParallel) or is_fsdp(model)):
+        return model.no_sync()
+    return contextlib.nullcontext()
+
+
+def clip_grad_norm(model: nn.Module, params: list[nn.Parameter], max_norm: float) -> float:
+    """Clip the global grad norm (FSDP needs its own method: the grads are sharded)."""
+    if is_fsdp(model):
+        return float(model.clip_grad_norm_(max_norm))  # type: ignore[operator]
+    return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+
+
+def trainable_state(model: nn.Module, info: DistInfo) -> dict[str, Tensor] | None:
+    """Full copies (CPU, fp32 as stored) of every trainable parameter, keyed by its unwrapped name.
+
+    Returns the dict on rank 0 and None elsewhere. Under FSDP every rank must call it (it gathers one
+    wrapped unit at a time, so memory never holds more than one block unsharded).
+    """
+    if not is_fsdp(model):
+        if info.rank != 0:
+            return None
+        inner = unwrap(model)
+        return {n: p.detach().to("cpu", copy=True) for n, p in inner.named_parameters() if p.requires_grad}
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    out: dict[str, Tensor] = {}
+    for prefix, unit in model.named_modules():
+        if not isinstance(unit, FSDP):
+            continue
+        with FSDP.summon_full_params(unit, recurse=False, writeback=False):
+            for name, p in unit.named_parameters():
+                # parameters of nested units carry a second wrapper prefix; they are gathered with their own unit
+                if name.count(_FSDP_PREFIX) != 1 or not p.requires_grad:
+                    continue
+                full = (prefix + "." + name) if prefix else name
+                if info.rank == 0:
+                    out[full.replace(_FSDP_PREFIX, "")] = p.detach().to("cpu", copy=True)
+    return out if info.rank == 0 else None
+
+
+def load_trainable_state(module: nn.Module, state: dict[str, Tensor]) -> None:
+    """Copy ``state`` into the (unwrapped) module's trainable parameters; names must match exactly."""
+    params = {n: p for n, p in module.named_parameters() if p.requires_grad}
+    missing = sorted(set(params) - set(state))
+    extra = sorted(set(state) - set(params))
+    if missing or extra:
+        raise ValueError(
+            f"checkpoint LoRA does not match the model: missing {missing[:3]}, unexpected {extra[:3]} "
+            "(were lora.rank/targets or the model changed since the checkpoint?)"
+        )
+    with torch.no_grad():
+        for name, p in params.items():
+            p.copy_(state[name].to(p.device, p.dtype))
+
+
+def shard(items: list, info: DistInfo) -> list:
+    """This rank's share, padded by repeating the last item so every rank runs the same number of calls."""
+    per = -(-len(items) // info.world_size) if items else 0
+    mine = items[info.rank :: info.world_size]
+    return mine + [mine[-1] if mine else items[-1]] * (per - len(mine)) if items else []
+
+
+def all_reduce_sum(values: Tensor, info: DistInfo) -> Tensor:
+    """Sum a float64 vector over ranks (gloo and nccl both take it on the rank's device)."""
+    if not info.active:
+        return values
+    t = values.to(info.device)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t.cpu()
+
+
+def broadcast_object(obj: object, info: DistInfo) -> object:
+    if not info.active:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+@contextlib.contextmanager
+def rank_zero_first(info: DistInfo) -> Iterator[None]:
+    """Rank 0 runs the body first (e.g. builds a cached tiny model), the others after it."""
+    if info.rank != 0:
+        barrier(info)
+    yield
+    if info.rank == 0:
+        barrier(info)

@@ -1,0 +1,382 @@
+"""RPO training: the state of a run and one outer (rollout) step, with gradient accumulation done right.
+
+Accumulation spans OUTER steps: one optimizer update covers ``grad_accum`` rollout steps, i.e.
+world_size x prompts_per_gpu x grad_accum prompts with ``candidates`` samples each. The reference
+counted the two samples of one step against an accumulation of 8 / 4, so its optimizer never
+stepped; here the window is counted in rollout steps, every backward is scaled by
+1/(grad_accum x samples per step x trained steps) so that an update applies the mean gradient of
+its window, grads are zeroed only after the update, and under DDP/FSDP only the last backward of
+the window synchronises. Steps, warmup and checkpoints are counted in optimizer updates.
+
+Two policy choices worth knowing:
+
+- Advantages are the judge's raw rewards clamped to +-adv_clip, as in the paper (no group
+  normalisation). A pair whose judgement is not ``decided`` (tie, invalid, failed, or a malformed
+  reply) trains with zero advantage and is counted: equal rewards on a tie would push both
+  candidates the same way (a defect of the reference).
+- Every transition is recomputed for one sample at a time, as the rollout ran it (micro-batch 1),
+  which makes the first update exactly on-policy (ratio 1 in fp32) on kernels that are not
+  batch-invariant. Every rank runs the same number of forwards per step (prompts x candidates x
+  trained steps), which FSDP needs: it gathers shards inside each forward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from autorubric_runtime import distributed as D
+from autorubric_runtime.reward_client import JudgeRequest, JudgeResult, RewardFn
+from autorubric_runtime.rpo import rpo_loss
+from autorubric_runtime.run_config import RunCfg
+
+log = logging.getLogger("autorubric_runtime.trainer")
+
+#: writes decoded candidates (C, 3, H, W) in [0, 1] under the given names; returns absolute paths
+ImageWriter = Callable[[Tensor, list[str]], list[str]]
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    prompt: str
+    source_image: str | None = None
+
+
+class PromptStream:
+    """An endless, deterministic stream over the prompts, sharded by rank.
+
+    Global position g maps to epoch g // n and to the epoch's permutation (seeded by (seed, epoch))
+    at g % n, so the whole data state is one integer, identical on every rank. Each rollout step
+    takes world_size x per_rank consecutive positions; rank r takes its slice of them.
+    """
+
+    def __init__(self, rows: list[PromptRow], seed: int, shuffle: bool = True) -> None:
+        if not rows:
+            raise ValueError("the prompt list is empty")
+        self.rows = rows
+        self.seed = seed
+        self.shuffle = shuffle
+        self.position = 0
+        self._perm: tuple[int, list[int]] | None = None
+
+    def _order(self, epoch: int) -> list[int]:
+        if self._perm is None or self._perm[0] != epoch:
+            if self.shuffle:
+                g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+                order = torch.randperm(len(self.rows), generator=g).tolist()
+            else:
+                order = list(range(len(self.rows)))
+            self._perm = (epoch, order)
+        return self._perm[1]
+
+    def at(self, g: int) -> PromptRow:
+        n = len(self.rows)
+        return self.rows[self._order(g // n)[g % n]]
+
+    def next_batch(self, per_rank: int, info: D.DistInfo) -> list[PromptRow]:
+        start = self.position + info.rank * per_rank
+        batch = [self.at(start + i) for i in range(per_rank)]
+        self.position += info.world_size * per_rank
+        return batch
+
+
+# ----------------------------------------------------------------------------- state
+
+
+@dataclass
+class WindowStats:
+    """Sums over the outer steps of the current accumulation window (reduced over ranks at the update)."""
+
+    samples: float = 0.0
+    reward_sum: float = 0.0
+    decided: float = 0.0
+    tie: float = 0.0
+    invalid: float = 0.0
+    failed: float = 0.0
+    agree_n: float = 0.0
+    agree_yes: float = 0.0
+    cached: float = 0.0
+    terms: float = 0.0  # (sample, trained step) loss terms
+    loss_sum: float = 0.0
+    policy_sum: float = 0.0
+    kl_sum: float = 0.0
+    ratio_sum: float = 0.0
+    clip_sum: float = 0.0
+    approx_kl_sum: float = 0.0
+    time_sampling: float = 0.0
+    time_decode: float = 0.0
+    time_reference: float = 0.0
+    time_judge_wait: float = 0.0
+    time_update: float = 0.0
+
+    def vector(self) -> Tensor:
+        return torch.tensor([float(v) for v in self.__dict__.values()], dtype=torch.float64)
+
+    @classmethod
+    def from_vector(cls, v: Tensor) -> WindowStats:
+        return cls(*[float(x) for x in v.tolist()])
+
+
+@dataclass
+class TrainState:
+    """Everything a run carries between steps (what a checkpoint saves, plus the live objects)."""
+
+    cfg: RunCfg
+    adapter: Any  # ModelAdapter; adapter.transformer is the (wrapped) module every forward goes through
+    model: nn.Module  # the DDP/FSDP wrapper (or the transformer itself when single-process)
+    inner: nn.Module  # the unwrapped transformer (LoRA names, saving)
+    params: list[nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    reward: RewardFn
+    data: PromptStream
+    info: D.DistInfo
+    sample_gen: torch.Generator  # initial and SDE noise (per rank)
+    select_gen: torch.Generator  # trained-timestep subsets (same on every rank)
+    write_images: ImageWriter | None = None
+    reference: Callable[[], contextlib.AbstractContextManager] | None = None  # LoRA scaled to zero
+    update: int = 0  # optimizer updates done
+    micro: int = 0  # outer steps done in the current window
+    outer: int = 0  # outer steps done in total
+    window: WindowStats = field(default_factory=WindowStats)
+    totals: dict[str, float] = field(default_factory=dict)  # judged counts over the whole run
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        mode = self.cfg.mixed_precision
+        dev = self.info.device.type
+        if mode == "bf16" or (mode == "auto" and dev == "cuda"):
+            return torch.autocast(device_type=dev, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def reference_mode(self) -> contextlib.AbstractContextManager:
+        if self.reference is not None:
+            return self.reference()
+        from autorubric_runtime.lora import reference_mode
+
+        return reference_mode(self.model)
+
+
+def constant_with_warmup(warmup: int) -> Callable[[int], float]:
+    """LR factor for update u (0-based): linear warmup reaching 1 at update ``warmup - 1``, then 1.
+
+    Unlike the common (u / warmup) form, the first update does not run at lr 0.
+    """
+    return lambda u: min(1.0, (u + 1) / warmup) if warmup > 0 else 1.0
+
+
+def build_train_state(
+    cfg: RunCfg,
+    adapter: Any,
+    info: D.DistInfo,
+    reward: RewardFn,
+    rows: list[PromptRow],
+    write_images: ImageWriter | None = None,
+    reference: Callable[[], contextlib.AbstractContextManager] | None = None,
+) -> TrainState:
+    """Wrap ``adapter.transformer`` (LoRA attached, weights final) and build optimizer, scheduler, RNGs."""
+    inner = adapter.transformer
+    model = D.wrap_model(inner, cfg.distributed.strategy, info, bf16=_bf16(cfg, info))
+    adapter.transformer = model
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("no trainable parameters: attach the LoRA before building the train state")
+    o = cfg.optim
+    optimizer = torch.optim.AdamW(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, constant_with_warmup(o.warmup_steps))
+    return TrainState(
+        cfg=cfg,
+        adapter=adapter,
+        model=model,
+        inner=inner,
+        params=params,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        reward=reward,
+        data=PromptStream(rows, cfg.seed, cfg.dataset.shuffle),
+        info=info,
+        sample_gen=torch.Generator().manual_seed(cfg.sampler.seed + 7919 * info.rank),
+        select_gen=torch.Generator().manual_seed(cfg.seed + 104_729),
+        write_images=write_images,
+        reference=reference,
+    )
+
+
+def _bf16(cfg: RunCfg, info: D.DistInfo) -> bool:
+    return cfg.mixed_precision == "bf16" or (cfg.mixed_precision == "auto" and info.device.type == "cuda")
+
+
+# ----------------------------------------------------------------------------- one step
+
+
+@dataclass
+class _Sampled:
+    """One prompt's candidates between rollout and loss."""
+
+    rollout: Any  # sampler.Rollout
+    handle: Any  # reward handle
+    steps: list[list[int]]  # per candidate: the transitions it trains
+    ref: dict[tuple[int, int], Tensor] = field(default_factory=dict)  # (candidate, step) -> (1,) reference log-prob
+    adv: Tensor | None = None  # (C,)
+
+
+@dataclass
+class StepResult:
+    updated: bool  # this outer step closed an accumulation window (the optimizer stepped)
+    update: int  # optimizer updates done after this step
+    metrics: dict[str, float | int | None]  # the window's metrics (reduced over ranks) when updated, else {}
+
+
+@contextlib.contextmanager
+def _timer(stats: WindowStats, name: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    setattr(stats, name, getattr(stats, name) + time.perf_counter() - t0)
+
+
+def train_step(state: TrainState) -> StepResult:
+    """One outer step on this rank: sample, judge, reference, loss and backward; update at the window's end."""
+    from autorubric_runtime.sampler import init_noise, rollout, transition_log_prob
+
+    cfg, ad, info, w = state.cfg, state.adapter, state.info, state.window
+    C, S, T = cfg.sampler.candidates, cfg.sampler.steps, cfg.trained_steps
+    sampler_cfg = cfg.section("sampler")
+    rows = state.data.next_batch(cfg.prompts_per_gpu, info)
+    closes_window = state.micro == cfg.grad_accum - 1
+
+    # 1. sample trajectories for this rank's prompts with log-probs (no grad); candidates of a
+    #    prompt share their initial noise when configured.
+    # 2. submit each prompt's candidates to the judge as soon as they are decoded (non-blocking) ...
+    sampled: list[_Sampled] = []
+    for i, row in enumerate(rows):
+        with _timer(w, "time_sampling"), torch.no_grad(), state.autocast():
+            cond = ad.encode([row.prompt], [row.source_image] if row.source_image else None).repeat_each(C)
+            x_init = init_noise(ad, 1, C, state.sample_gen, same_noise=cfg.sampler.same_init_noise)  # (C, L, Ch)
+            ro = rollout(ad, cond, sampler_cfg, state.sample_gen, init_noise=x_init)
+        with _timer(w, "time_decode"), torch.no_grad():
+            pixels = ad.decode(ro.judged(cfg.sampler.judged_image)).float().clamp(0, 1).cpu()  # (C, 3, H, W)
+            names = [f"r{info.rank}-o{state.outer}-p{i}-c{c}.png" for c in range(C)]
+            paths = state.write_images(pixels, names) if state.write_images else []
+        index = state.outer * cfg.prompts_per_gpu + i
+        handle = state.reward.submit(JudgeRequest(info.rank, state.update, index, row.prompt, paths, row.source_image, pixels))
+        # the last transition is never trained; each candidate draws its own subset of the others
+        steps = [sorted(torch.randperm(S - 1, generator=state.select_gen)[:T].tolist()) for _ in range(C)]
+        sampled.append(_Sampled(ro, handle, steps))
+
+    #    ... and while the judge works, compute the reference log-probs (LoRA scaled to zero, no grad).
+    #    Every log-prob is recomputed for one sample at a time, as the rollout ran (micro-batch 1), so
+    #    the first update is exactly on-policy.
+    if cfg.rpo.kl_beta > 0:
+        with _timer(w, "time_reference"), torch.no_grad(), state.reference_mode(), state.autocast():
+            for s in sampled:
+                for c, js in enumerate(s.steps):
+                    for j in js:
+                        s.ref[c, j] = transition_log_prob(ad, s.rollout, j, torch.tensor([c])).float()
+
+    # 3. advantages = raw rewards clamped to +-adv_clip (in rpo_loss); anything but a decided
+    #    verdict trains with zero advantage and is counted.
+    for s in sampled:
+        with _timer(w, "time_judge_wait"):
+            result = state.reward.result(s.handle)
+        s.adv = _advantages(result, C, w)
+
+    # 4. per trained timestep: log-prob with grad -> ratio -> rpo_loss -> backward, scaled so that
+    #    the update is the mean over (window outer steps x samples x trained steps).
+    scale = 1.0 / (cfg.grad_accum * len(rows) * C * T)
+    work = [(s, c, j) for s in sampled for c, js in enumerate(s.steps) for j in js]
+    with _timer(w, "time_update"):
+        for n, (s, c, j) in enumerate(work):
+            sync = closes_window and n == len(work) - 1  # only the window's last backward all-reduces
+            with D.no_sync(state.model, enabled=not sync):
+                with state.autocast():
+                    logp = transition_log_prob(ad, s.rollout, j, torch.tensor([c])).float()  # (1,)
+                old = s.rollout.log_probs[c, j].reshape(1).to(logp.device)
+                ref = s.ref[c, j].to(logp.device) if cfg.rpo.kl_beta > 0 else None
+                adv = s.adv[c].reshape(1).to(logp.device)  # type: ignore[index]
+                loss, m = rpo_loss(logp, old, ref, adv, cfg.rpo.clip_range, cfg.rpo.kl_beta, cfg.rpo.adv_clip)
+                (loss.sum() * scale).backward()
+            w.terms += 1
+            w.loss_sum += float(loss.detach().sum())
+            w.policy_sum += m["policy_loss"]
+            w.kl_sum += m["kl"]
+            w.ratio_sum += m["ratio_mean"]
+            w.clip_sum += m["clip_frac"]
+            w.approx_kl_sum += m["approx_kl"]
+    state.micro += 1
+    state.outer += 1
+    if state.micro < cfg.grad_accum:
+        return StepResult(False, state.update, {})
+
+    # 5. update boundary: clip the grad norm, AdamW step, LR scheduler step, zero grads.
+    with _timer(w, "time_update"):
+        lr = float(state.scheduler.get_last_lr()[0])
+        grad_norm = D.clip_grad_norm(state.model, state.params, cfg.optim.grad_clip)
+        state.optimizer.step()
+        state.scheduler.step()
+        state.optimizer.zero_grad(set_to_none=True)
+    state.update += 1
+    state.micro = 0
+
+    # 6. metrics of the window, reduced over ranks
+    metrics = window_metrics(state, grad_norm, lr)
+    state.window = WindowStats()
+    return StepResult(True, state.update, metrics)
+
+
+def _advantages(result: JudgeResult, C: int, w: WindowStats) -> Tensor:
+    w.samples += C
+    outcome = result.outcome
+    if outcome == "decided" and len(result.rewards) != C:
+        log.warning("judge returned %d rewards for %d candidates; treated as failed", len(result.rewards), C)
+        outcome = "failed"
+    setattr(w, outcome, getattr(w, outcome) + 1)
+    if result.agreement is not None:
+        w.agree_n += 1
+        w.agree_yes += float(bool(result.agreement))
+    w.cached += float(result.cached)
+    if outcome != "decided":
+        return torch.zeros(C)
+    adv = torch.tensor(result.rewards, dtype=torch.float32)
+    w.reward_sum += float(adv.sum())
+    return adv
+
+
+def window_metrics(state: TrainState, grad_norm: float, lr: float) -> dict[str, float | int | None]:
+    """The per-update metrics (what rank 0 posts): sums reduced over ranks, then averaged."""
+    w = WindowStats.from_vector(D.all_reduce_sum(state.window.vector(), state.info))
+    world = state.info.world_size
+    for key in ("decided", "tie", "invalid", "failed"):
+        state.totals[key] = state.totals.get(key, 0.0) + getattr(w, key)
+    terms = max(w.terms, 1.0)
+    times = {k: getattr(w, k) / world for k in ("time_sampling", "time_decode", "time_reference", "time_judge_wait", "time_update")}
+    return {
+        "update": state.update,
+        "lr": lr,
+        "grad_norm": grad_norm,
+        "loss": w.loss_sum / terms,
+        "policy_loss": w.policy_sum / terms,
+        "kl": w.kl_sum / terms,
+        "approx_kl": w.approx_kl_sum / terms,
+        "ratio_mean": w.ratio_sum / terms,
+        "clip_frac": w.clip_sum / terms,
+        "reward_mean": w.reward_sum / max(w.samples, 1.0),
+        "samples": int(w.samples),
+        "pairs": int(w.decided + w.tie + w.invalid + w.failed),
+        "decided": int(w.decided),
+        "tie": int(w.tie),
+        "invalid": int(w.invalid),
+        "failed": int(w.failed),
+        "agreement": (w.agree_yes / w.agree_n) if w.agree_n else None,
+        "cached": int(w.cached),
+        **times,
+        "time_step": sum(times.values()),
+    }

@@ -1,0 +1,319 @@
+"""The torchrun entry point: ``python -m autorubric_runtime.worker --config run.json``.
+
+One process per GPU (or CPU worker). It loads the run JSON, joins the process group, builds the
+adapter and attaches the LoRA, resumes when asked, then loops over rollout steps until
+``max_steps`` optimizer updates or until the reward service's ``/v1/control`` says stop (then it
+checkpoints and exits 0). It writes the candidates being judged as PNG files under
+``<run>/samples/`` (a small rolling window), posts per-update metrics (rank 0, reduced over ranks),
+checkpoints every ``checkpoint_every`` updates and at the end, and writes base-vs-current grids
+every ``eval_every`` updates. Any exception is logged with its traceback on stderr and the process
+exits non-zero, so torchrun tears the group down instead of leaving ranks hanging in collectives.
+Logs go to stderr only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import json
+import logging
+import math
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from autorubric_runtime import distributed as D
+from autorubric_runtime.checkpoint import latest_checkpoint, load_model_weights, restore_training_state, save_checkpoint
+from autorubric_runtime.reward_client import AuthError, RewardFn, ServiceClient, ServiceReward
+from autorubric_runtime.run_config import RunCfg, RunConfigError, load_run_config
+from autorubric_runtime.trainer import PromptRow, TrainState, build_train_state, train_step
+
+log = logging.getLogger("autorubric_runtime.worker")
+
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def read_prompts(path: Path) -> list[PromptRow]:
+    """``prompts.jsonl`` as TypeScript writes it: ``{prompt, source_image?}`` per line."""
+    if not path.is_file():
+        raise RunConfigError(f"{path}: prompts file not found (arr train writes it into the run directory)")
+    rows: list[PromptRow] = []
+    for n, line in enumerate(path.read_text(encoding="utf8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise RunConfigError(f"{path}:{n}: not valid JSON ({error.msg})") from None
+        if not isinstance(item, dict) or not isinstance(item.get("prompt"), str):
+            raise RunConfigError(f'{path}:{n}: expected {{"prompt": str, "source_image"?: str}}')
+        src = item.get("source_image")
+        if src is not None and not isinstance(src, str):
+            raise RunConfigError(f"{path}:{n}: source_image must be a path string or null")
+        rows.append(PromptRow(item["prompt"], src))
+    if not rows:
+        raise RunConfigError(f"{path}: no prompts")
+    return rows
+
+
+def to_pil(image: Tensor):
+    """(3, H, W) float in [0, 1] -> PIL RGB."""
+    from PIL import Image
+
+    arr = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(arr, "RGB")
+
+
+class SampleWriter:
+    """PNG files of the candidates being judged, keeping only the last ``keep`` batches (disk)."""
+
+    def __init__(self, directory: Path, keep: int = 8) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.keep = keep
+        self.batches: collections.deque[list[Path]] = collections.deque()
+
+    def __call__(self, pixels: Tensor, names: list[str]) -> list[str]:
+        paths = []
+        for image, name in zip(pixels, names, strict=True):
+            path = self.directory / name
+            to_pil(image).save(path)
+            paths.append(str(path.resolve()))
+        self.batches.append([Path(p) for p in paths])
+        return paths
+
+    def prune(self) -> None:
+        """Called after a step, when every verdict on its files is in."""
+        while len(self.batches) > self.keep:
+            for path in self.batches.popleft():
+                path.unlink(missing_ok=True)
+
+
+def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no NaN/inf: the service would reject the whole body."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
+
+
+# ----------------------------------------------------------------------------- evaluation grid
+
+
+def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
+    """Base (LoRA scaled to zero) vs current on the eval prompts with fixed seeds; one PNG per eval.
+
+    Prompts are sharded over ranks (padded so every rank runs the same forwards); rank 0 assembles.
+    Uses its own generators, so it never perturbs the training RNG streams (exact resume).
+    """
+    from PIL import Image, ImageDraw
+
+    from autorubric_runtime.sampler import rollout
+
+    cfg, info, ad = state.cfg, state.info, state.adapter
+    prompts = list(cfg.eval_prompts)
+    parts = out_dir / f".parts-{state.update}"
+    if info.is_main:
+        parts.mkdir(parents=True, exist_ok=True)
+    D.barrier(info)
+    indices = D.shard(list(range(len(prompts))), info)
+    sampler_cfg = cfg.section("sampler")
+    L, Ch = ad.latent_shape
+    for k, gi in enumerate(indices):
+        cond = ad.encode([prompts[gi]])
+        for label in ("base", "lora"):
+            gen = torch.Generator().manual_seed(cfg.sampler.seed + 1_000_003 * (gi + 1))
+            init = torch.randn((1, L, Ch), generator=gen).to(info.device)
+            with torch.no_grad(), state.autocast():
+                ctx = state.reference_mode() if label == "base" else contextlib.nullcontext()
+                with ctx:
+                    ro = rollout(ad, cond, sampler_cfg, gen, init_noise=init)
+                judged = ro.x0_last if cfg.sampler.judged_image == "x0_last" else ro.final
+                image = ad.decode(judged).float().clamp(0, 1).cpu()[0]
+            if k == indices.index(gi):  # padding repeats are computed (collectives) but not written
+                to_pil(image).save(parts / f"{gi}-{label}.png")
+    D.barrier(info)
+    if not info.is_main:
+        return None
+    tiles = [(Image.open(parts / f"{i}-base.png"), Image.open(parts / f"{i}-lora.png")) for i in range(len(prompts))]
+    h, wd = tiles[0][0].height, tiles[0][0].width
+    label_w = 160
+    grid = Image.new("RGB", (label_w + 2 * wd, 14 + len(prompts) * h), "white")
+    draw = ImageDraw.Draw(grid)
+    draw.text((label_w + 2, 1), "base", fill="black")
+    draw.text((label_w + wd + 2, 1), f"update {state.update}", fill="black")
+    for i, (base, cur) in enumerate(tiles):
+        y = 14 + i * h
+        draw.text((2, y + 2), prompts[i][:26], fill="black")
+        grid.paste(base, (label_w, y))
+        grid.paste(cur, (label_w + wd, y))
+    path = out_dir / f"eval-{state.update:06d}.png"
+    grid.save(path)
+    (out_dir / f"eval-{state.update:06d}.json").write_text(
+        json.dumps({"update": state.update, "prompts": prompts, "columns": ["base", "current"]}, indent=2)
+    )
+    shutil.rmtree(parts, ignore_errors=True)
+    return path
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def seed_everything(seed: int, rank: int) -> None:
+    random.seed(seed + rank)
+    np.random.seed((seed + rank) % 2**32)
+    torch.manual_seed(seed + rank)
+
+
+def build_state(cfg: RunCfg, info: D.DistInfo, reward: RewardFn, writer: SampleWriter | None) -> tuple[TrainState, Path | None]:
+    """Adapter + LoRA (+ resume weights) -> wrapped train state; returns the checkpoint to restore from."""
+    from autorubric_runtime.lora import attach_lora, load_lora
+    from autorubric_runtime.models.base import load_adapter
+
+    with D.rank_zero_first(info):  # a tiny model is built once into the cache by rank 0
+        adapter = load_adapter(cfg.section("model"), cfg.section("sampler"), info.device)
+    attach_lora(adapter.transformer, cfg.section("lora"))
+    if cfg.gradient_checkpointing and hasattr(adapter.transformer, "enable_gradient_checkpointing"):
+        adapter.transformer.enable_gradient_checkpointing()
+    ckpt = latest_checkpoint(Path(cfg.run_dir) / "checkpoints") if cfg.resume else None
+    if cfg.resume and ckpt is None:
+        log.warning("resume requested but %s/checkpoints has no checkpoint yet; starting from update 0", cfg.run_dir)
+    if ckpt is not None:
+        load_model_weights(ckpt, adapter.transformer)
+    elif cfg.lora.init_from:
+        load_lora(adapter, cfg.lora.init_from)
+    rows = read_prompts(cfg.prompts_path)
+    state = build_train_state(cfg, adapter, info, reward, rows, write_images=writer)
+    if ckpt is not None:
+        restore_training_state(ckpt, state)
+    return state, ckpt
+
+
+def run(cfg: RunCfg, reward: RewardFn | None = None, client: ServiceClient | None = None) -> int:
+    """Train until max_steps or a stop; returns the exit code. ``reward``/``client`` are injectable for tests."""
+    info = D.init_distributed(cfg.distributed.backend)
+    _configure_logging(info.rank)
+    try:
+        seed_everything(cfg.seed, info.rank)
+        if client is None and cfg.service.url:
+            if not cfg.service.token:
+                raise AuthError("no reward-service token: set ARR_SERVICE_TOKEN (arr train does) or service.token")
+            client = ServiceClient(cfg.service.url, cfg.service.token, rank=info.rank)
+        if client is not None:
+            client.control()  # fail fast on a wrong token or an unreachable service, before loading the model
+        if reward is None:
+            if client is None:
+                raise RunConfigError("run.json has no service.url and no in-process reward was given")
+            reward = ServiceReward(client)
+        run_dir = Path(cfg.run_dir)
+        writer = SampleWriter(run_dir / "samples", keep=max(4, 2 * cfg.grad_accum))
+        state, ckpt = build_state(cfg, info, reward, writer if client is not None else None)
+        ckroot = run_dir / "checkpoints"
+        saved = state.update if ckpt is not None else -1
+        if info.is_main and client is not None:
+            client.post_event("started", {"update": state.update, "world_size": info.world_size, "resumed": ckpt is not None})
+        stop_reason: str | None = None
+        while state.update < cfg.max_steps:
+            result = train_step(state)
+            writer.prune()
+            if not result.updated:
+                continue
+            if info.is_main and client is not None:
+                client.post_metrics(state.update, _finite(result.metrics))
+            if info.is_main:
+                log.info("update %d/%d %s", state.update, cfg.max_steps, _brief(result.metrics))
+            if cfg.eval_every and cfg.eval_prompts and state.update % cfg.eval_every == 0:
+                write_eval_grid(state, run_dir / "grids")
+            if state.update % cfg.checkpoint_every == 0:
+                saved = _checkpoint(state, ckroot, client)
+            stop_reason = _poll_stop(client, info)
+            if stop_reason is not None:
+                log.info("stop requested (%s) at update %d", stop_reason, state.update)
+                break
+        if saved != state.update:  # the final state is always saved (the reference never saves its last update)
+            _checkpoint(state, ckroot, client)
+        if info.is_main and client is not None:
+            client.post_event("finished", {"update": state.update, "stop_reason": stop_reason})
+        return 0
+    finally:
+        D.destroy(info)
+
+
+def _checkpoint(state: TrainState, root: Path, client: ServiceClient | None) -> int:
+    path = save_checkpoint(state, root)
+    if state.info.is_main and client is not None:
+        client.post_event("checkpoint", {"path": str(path.resolve()), "update": state.update})
+    return state.update
+
+
+def _poll_stop(client: ServiceClient | None, info: D.DistInfo) -> str | None:
+    """Rank 0 asks the service; every rank gets the same answer (they must stop at the same update)."""
+    reason: str | None = None
+    if info.is_main and client is not None:
+        stop, why = client.control()
+        reason = (why or "stop requested") if stop else None
+    return D.broadcast_object(reason, info)  # type: ignore[return-value]
+
+
+def _brief(m: dict[str, Any]) -> str:
+    keys = ("reward_mean", "loss", "kl", "ratio_mean", "clip_frac", "grad_norm", "decided", "failed", "time_step")
+    return " ".join(f"{k}={m[k]:.4g}" if isinstance(m.get(k), float) else f"{k}={m.get(k)}" for k in keys)
+
+
+class _RankFilter(logging.Filter):
+    def __init__(self, rank: int) -> None:
+        super().__init__()
+        self.rank = rank
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.rank = self.rank
+        return True
+
+
+def _configure_logging(rank: int) -> None:
+    root = logging.getLogger("autorubric_runtime")
+    if any(getattr(h, "_arr_worker", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler._arr_worker = True  # type: ignore[attr-defined]
+    handler.addFilter(_RankFilter(rank))
+    handler.setFormatter(logging.Formatter("[rank %(rank)s] %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autorubric_runtime.worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="run.json written by `arr train`")
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    started = time.monotonic()
+    try:
+        cfg = load_run_config(args.config)
+    except RunConfigError as error:
+        log.error("%s", error)
+        return EXIT_CONFIG
+    try:
+        code = run(cfg)
+    except AuthError as error:
+        log.error("%s", error)
+        return EXIT_FAILURE
+    except BaseException:  # noqa: BLE001 - anything, KeyboardInterrupt included: traceback, then non-zero
+        log.exception("worker failed")
+        return EXIT_FAILURE
+    log.info("worker finished in %.1fs", time.monotonic() - started)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

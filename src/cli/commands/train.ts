@@ -1,0 +1,77 @@
+/**
+ * `arr train`: RPO training (src/train/train.ts). Ctrl-C asks the workers to checkpoint and stop;
+ * a second Ctrl-C kills them. `--resume RUN_DIR` continues a run exactly from its latest checkpoint.
+ */
+
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { UsageError } from "../../errors.js";
+import { progressPrinter } from "../../train/progress.js";
+import { runPaths } from "../../train/run-dir.js";
+import { train } from "../../train/train.js";
+import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
+
+interface TrainFlags extends ConfigOptions {
+  resume?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+async function run(flags: TrainFlags): Promise<void> {
+  if (flags.resume && (flags.config || flags.preset)) {
+    throw new UsageError("--resume continues a run with its own stored config", {
+      hint: "drop --config/--preset; use --set to change fields such as train.max_steps",
+    });
+  }
+  const printer = progressPrinter();
+  const stop = new AbortController();
+  const kill = new AbortController();
+  const onSignal = () => {
+    if (!stop.signal.aborted) {
+      printer.log("interrupted: checkpointing, then stopping (press Ctrl-C again to kill the workers)");
+      stop.abort();
+    } else {
+      printer.log("interrupted again: killing the workers");
+      kill.abort();
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    // A resumed run continues with its stored config; --set may still change fields (e.g. max_steps).
+    const { config } = await resolveConfigFromOptions(
+      flags.resume
+        ? { config: runPaths(resolve(flags.resume)).config, ...(flags.set ? { set: flags.set } : {}) }
+        : flags,
+    );
+    const result = await train({
+      config,
+      ...(flags.resume ? { resume: flags.resume } : {}),
+      signal: stop.signal,
+      killSignal: kill.signal,
+      ...(flags.quiet ? {} : { onProgress: printer.update, onLog: printer.log }),
+    });
+    printer.done();
+    if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      process.stdout.write(
+        `${result.stopReason ? `stopped early (${result.stopReason})` : "finished"}: ${result.updates} updates\n` +
+          `run: ${result.runDir}\nreport: ${result.paths.report}\n`,
+      );
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+export function register(program: Command): void {
+  addConfigOptions(
+    program
+      .command("train")
+      .description("RPO training of an image generator under the rubric-conditioned judge")
+      .option("--resume <run-dir>", "continue the run in this directory from its latest checkpoint")
+      .option("--json", "print the result as JSON")
+      .option("-q, --quiet", "no progress output"),
+  ).action((flags: TrainFlags) => run(flags));
+}

@@ -1,0 +1,725 @@
+/**
+ * ARR rubric induction (arXiv 2605.08354 §3): per seed pair, generate K criteria, verify them
+ * BLIND with the rubric-conditioned judge, refine failures with the judge's feedback, drop sets
+ * that never pass; then merge all survivors into a few themes with tips in one text-only call.
+ *
+ * Unlike the reference release: the verifier never sees the label, ties fail, no refinement is
+ * spent that cannot be verified, concurrency over pairs is bounded, an empty result is an error,
+ * and every call is cached so a rerun after a kill pays for nothing twice.
+ */
+import { setMaxListeners } from "node:events";
+import type { ImageEncoding, InductionConfig, JudgeConfig, Price } from "../config/schema.js";
+import { AbortError, ArrError, DatasetError, RubricError, VlmError } from "../errors.js";
+import { createJudge } from "../judge/judge.js";
+import type { PreferencePair } from "../judge/pairs.js";
+import { TEMPLATE_VERSION as JUDGE_TEMPLATE_VERSION } from "../judge/prompt.js";
+import { VERSION } from "../version.js";
+import type { VlmClient, VlmRequest } from "../vlm/client.js";
+import { prepareImage } from "../vlm/images.js";
+import { callCost, type TokenUsage } from "../vlm/usage.js";
+import { CallCache } from "./call-cache.js";
+import {
+  type CriteriaParse,
+  categorizationRequest,
+  generationRequest,
+  INDUCTION_TEMPLATE_VERSION,
+  type PairImages,
+  parseCategoriesReply,
+  parseCriteriaReply,
+  type RefinementFeedback,
+  refinementRequest,
+  zeroShotRequest,
+} from "./prompts.js";
+import {
+  criteriaRubric,
+  type InductionStats,
+  type JudgeRubric,
+  type PairFate,
+  type Provenance,
+  type RubricFile,
+  renderRubricText,
+  rubricHash,
+  type Theme,
+  type UsageSummary,
+} from "./rubric.js";
+
+/** The part of a judge verdict verification reads (a subset of the judge's `Verdict`). */
+export interface VerificationVerdict {
+  outcome: "decided" | "tie" | "invalid";
+  ranking: number[] | null;
+  reason: string;
+  /** One entry per presentation order; `attempts` counts its requests (re-asks included, cached or not). */
+  orders: ReadonlyArray<{ attempts: number; cached: boolean }>;
+  cached: boolean;
+  usage: TokenUsage;
+  templateVersion?: string;
+}
+
+/** A judge conditioned on one candidate criteria set. */
+export interface Verifier {
+  compare(input: {
+    prompt: string;
+    sourceImage?: string;
+    candidates: string[];
+    signal?: AbortSignal;
+  }): Promise<VerificationVerdict>;
+}
+
+/**
+ * Builds the verifying judge for a criteria set. `vlm` is a per-pair counting wrapper of the
+ * induction client, so calls can be attributed to pairs.
+ */
+export type VerifierFactory = (rubric: JudgeRubric, vlm: VlmClient) => Verifier;
+
+/** Progress events, in order: one per finished pair, then the structure stage. */
+export interface InductionProgress {
+  stage: "pairs" | "structure" | "done";
+  /** Pairs finished so far (of `total`). */
+  done: number;
+  total: number;
+  passed: number;
+  dropped: number;
+  failed: number;
+  /** The pair that just finished (stage "pairs"). */
+  pair?: PairFate;
+}
+
+export interface InduceOptions {
+  /** The VLM that writes criteria (and, through the judge, verifies them). */
+  vlm: VlmClient;
+  /** Labelled seed pairs (every pair needs a strict `labelRank`). */
+  pairs: PreferencePair[];
+  /** Induction settings (K, max_epochs, retries, categories, concurrency, language, task). */
+  config: InductionConfig;
+  /**
+   * Judge settings for blind verification (order policy, re-asks, cache dir). Used by the default
+   * verifier; ignored when `verifier` is given.
+   */
+  judge?: JudgeConfig;
+  /** Verifier override (default: `createJudge` from src/judge/judge.ts with `judge`). */
+  verifier?: VerifierFactory;
+  /** Image encoding for the induction calls and the default verifier. */
+  image: ImageEncoding;
+  /** Cache for generation/refinement/categorization calls (a directory, a cache, or null: off). */
+  cache?: CallCache | string | null;
+  /** Seed file path and sha256, recorded in provenance. */
+  seeds?: { file: string | null; sha256: string | null };
+  /** Price table for the cost in provenance (default: the client's meter's). */
+  price?: Price | null;
+  signal?: AbortSignal;
+  onProgress?: (event: InductionProgress) => void;
+  /** Clock for `created_at` (tests). */
+  now?: () => Date;
+}
+
+export interface InductionResult {
+  /** The rubric file to save (criteria never empty). */
+  rubric: RubricFile;
+  provenance: Provenance;
+  /** null for zero-shot. */
+  stats: InductionStats | null;
+  usage: UsageSummary;
+  /** The judge-facing text of the rubric and its hash. */
+  text: string;
+  hash: string;
+}
+
+/** Accumulates usage over a run: paid calls with tokens, and cache hits. */
+class Tally {
+  calls = 0;
+  cached = 0;
+  promptTokens = 0;
+  completionTokens = 0;
+  cost = 0;
+  constructor(private readonly price: Price | null) {}
+  paid(usage: TokenUsage): void {
+    this.calls++;
+    this.promptTokens += usage.promptTokens;
+    this.completionTokens += usage.completionTokens;
+    this.cost += callCost(usage, this.price);
+  }
+  /** A verification verdict: `sent` requests went out for it (0 when it came from the judge's cache). */
+  verdict(v: VerificationVerdict, sent: number): void {
+    for (const o of v.orders) if (o.cached) this.cached += o.attempts;
+    this.calls += sent;
+    this.promptTokens += v.usage.promptTokens;
+    this.completionTokens += v.usage.completionTokens;
+    this.cost += callCost(v.usage, this.price);
+  }
+  summary(): UsageSummary {
+    return {
+      calls: this.calls,
+      cached_calls: this.cached,
+      prompt_tokens: this.promptTokens,
+      completion_tokens: this.completionTokens,
+      cost: this.cost,
+    };
+  }
+}
+
+/** A client that counts the requests it sends, keeping the wrapped client's meter and params. */
+function countingClient(vlm: VlmClient, counter: { sent: number }): VlmClient {
+  return {
+    model: vlm.model,
+    ...(vlm.meter ? { meter: vlm.meter } : {}),
+    ...(vlm.params ? { params: vlm.params } : {}),
+    complete(req: VlmRequest) {
+      counter.sent++;
+      return vlm.complete(req);
+    },
+  };
+}
+
+interface AskContext {
+  vlm: VlmClient;
+  cache: CallCache;
+  tally: Tally;
+  maxRetries: number;
+  signal: AbortSignal;
+  counter: { sent: number };
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/**
+ * One induction call with bounded re-asks on malformed replies. Every attempt has its own cache
+ * key (the attempt number is part of it), so a rerun replays the same attempts for free.
+ */
+async function ask<T>(
+  ctx: AskContext,
+  kind: string,
+  req: VlmRequest,
+  parse: (text: string) => Parsed<T>,
+): Promise<Parsed<T>> {
+  let last: Parsed<T> = { ok: false, reason: "no attempt made" };
+  for (let attempt = 0; attempt <= ctx.maxRetries; attempt++) {
+    const key = CallCache.key({
+      kind,
+      template: INDUCTION_TEMPLATE_VERSION,
+      model: ctx.vlm.model,
+      params: ctx.vlm.params ?? null,
+      messages: req.messages,
+      schema: req.schema ?? null,
+      attempt,
+    });
+    let text: string;
+    const hit = await ctx.cache.get(key);
+    ctx.counter.sent++;
+    if (hit) {
+      ctx.tally.cached++;
+      text = hit.text;
+    } else {
+      if (ctx.signal.aborted) throw new AbortError("rubric induction cancelled");
+      const res = await ctx.vlm.complete({ ...req, signal: ctx.signal });
+      ctx.tally.paid(res.usage);
+      await ctx.cache.put(key, {
+        text: res.text,
+        usage: res.usage,
+        model: res.model,
+        kind,
+        created_at: new Date().toISOString(),
+      });
+      text = res.text;
+    }
+    last = parse(text);
+    if (last.ok) return last;
+  }
+  return last;
+}
+
+function criteriaParser(count: number): (text: string) => Parsed<string[]> {
+  return (text) => {
+    const r: CriteriaParse = parseCriteriaReply(text, count);
+    return r.ok ? { ok: true, value: r.criteria } : { ok: false, reason: r.reason };
+  };
+}
+
+function sameRanking(a: readonly number[] | null, b: readonly number[]): boolean {
+  return a !== null && a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** A label must be a strict ranking: ties can never be reproduced by a judge that may not tie. */
+function checkPairs(pairs: PreferencePair[], task: InductionConfig["task"]): void {
+  for (const p of pairs) {
+    const rank = p.labelRank;
+    const n = p.images.length;
+    const where = `seed pair ${p.id}`;
+    if (!rank) {
+      throw new DatasetError(`${where}: no label_rank`, {
+        field: "label_rank",
+        hint: "every seed pair needs label_rank, e.g. [1, 2] when the first image is preferred",
+      });
+    }
+    const sorted = [...rank].sort((a, b) => a - b);
+    if (rank.length !== n || !sorted.every((v, i) => v === i + 1)) {
+      throw new DatasetError(
+        `${where}: label_rank ${JSON.stringify(rank)} is not a ranking of its ${n} images`,
+        {
+          field: "label_rank",
+          hint: `use a permutation of 1..${n} (1 = best); tied labels cannot be verified`,
+        },
+      );
+    }
+    if (p.task !== task) {
+      throw new DatasetError(`${where} is a ${p.task} pair but induction.task is ${task}`, {
+        field: "task",
+        hint: `set induction.task: ${p.task} (and judge.task) or use ${task} seed pairs`,
+      });
+    }
+  }
+}
+
+/** Default verifier: the real judge, conditioned only on the candidate criteria. */
+function defaultVerifierFactory(judge: JudgeConfig, image: ImageEncoding): VerifierFactory {
+  return (rubric, vlm) => {
+    // Pass the client's own meter so the judge does not charge a second one.
+    const j = createJudge({ vlm, config: judge, image, rubric, ...(vlm.meter ? { meter: vlm.meter } : {}) });
+    return { compare: (input) => j.compare(input) };
+  };
+}
+
+interface PairOutcome {
+  fate: PairFate;
+  criteria: string[];
+}
+
+async function inducePair(
+  pair: PreferencePair,
+  options: InduceOptions,
+  shared: { cache: CallCache; tally: Tally; verifier: VerifierFactory; signal: AbortSignal },
+): Promise<PairOutcome> {
+  const cfg = options.config;
+  const counter = { sent: 0 };
+  const ctx: AskContext = {
+    vlm: options.vlm,
+    cache: shared.cache,
+    tally: shared.tally,
+    maxRetries: cfg.max_retries,
+    signal: shared.signal,
+    counter,
+  };
+  // The verifying judge sends through a counting wrapper: what it sends now is what this run pays.
+  const judgeCounter = { sent: 0 };
+  let verifyCalls = 0;
+  const judgeVlm = countingClient(options.vlm, judgeCounter);
+  const labelRank = pair.labelRank as number[];
+  const [candidates, source] = await Promise.all([
+    Promise.all(
+      pair.images.map(async (img) => (await prepareImage(img, options.image, { signal: shared.signal })).url),
+    ),
+    pair.sourceImage
+      ? prepareImage(pair.sourceImage, options.image, { role: "source", signal: shared.signal }).then(
+          (p) => p.url,
+        )
+      : Promise.resolve(undefined),
+  ]);
+  const images: PairImages = source ? { source, candidates } : { candidates };
+  const base = {
+    task: cfg.task,
+    language: cfg.language,
+    count: cfg.criteria_per_pair,
+    prompt: pair.prompt,
+    images,
+    labelRank,
+    taskDescription: cfg.task_description,
+    editTags: typeof pair.meta?.task_type === "string" ? pair.meta.task_type : null,
+  };
+  const fate = (
+    f: PairFate["fate"],
+    round: number | null,
+    reason: string | null,
+    criteria: string[],
+  ): PairOutcome => ({
+    fate: { id: pair.id, fate: f, round, reason, criteria, calls: counter.sent + verifyCalls },
+    criteria,
+  });
+
+  try {
+    const generated = await ask(
+      ctx,
+      "generate",
+      generationRequest(base),
+      criteriaParser(cfg.criteria_per_pair),
+    );
+    if (!generated.ok) {
+      return fate(
+        "dropped",
+        null,
+        `generation: no valid criteria after ${cfg.max_retries + 1} attempts (${generated.reason})`,
+        [],
+      );
+    }
+    let criteria = generated.value;
+    // max_epochs verification rounds; a refinement only happens when another round can verify it,
+    // so calls <= 1 + max_epochs x (verify + refine).
+    for (let round = 0; round < cfg.max_epochs; round++) {
+      const sentBefore = judgeCounter.sent;
+      const verdict = await shared.verifier(criteriaRubric(criteria), judgeVlm).compare({
+        prompt: pair.prompt,
+        ...(pair.sourceImage ? { sourceImage: pair.sourceImage } : {}),
+        candidates: pair.images,
+        signal: shared.signal,
+      });
+      shared.tally.verdict(verdict, judgeCounter.sent - sentBefore);
+      verifyCalls += verdict.orders.reduce((n, o) => n + o.attempts, 0);
+      if (verdict.outcome === "decided" && sameRanking(verdict.ranking, labelRank)) {
+        return fate("passed", round, null, criteria);
+      }
+      if (round === cfg.max_epochs - 1) {
+        return fate(
+          "dropped",
+          null,
+          `never matched the human ranking in ${cfg.max_epochs} verification rounds`,
+          criteria,
+        );
+      }
+      const feedback: RefinementFeedback = {
+        judgeRanking: verdict.outcome === "decided" ? verdict.ranking : null,
+        outcome: verdict.outcome,
+        judgeReason: verdict.reason,
+      };
+      const refined = await ask(
+        ctx,
+        "refine",
+        refinementRequest({ ...base, previous: criteria, feedback }),
+        criteriaParser(cfg.criteria_per_pair),
+      );
+      if (!refined.ok) {
+        return fate(
+          "dropped",
+          null,
+          `refinement ${round + 1}: no valid criteria (${refined.reason})`,
+          criteria,
+        );
+      }
+      criteria = refined.value;
+    }
+    return fate("dropped", null, "max_epochs is 0: nothing can be verified", criteria);
+  } catch (error) {
+    // A VLM outage loses this pair for this run only: nothing failed is cached, so a rerun retries it.
+    if (error instanceof VlmError) return fate("failed", null, error.message, []);
+    throw error;
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` in flight; the first fatal error stops the rest. */
+async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  stop: AbortController,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failure: unknown;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && !stop.signal.aborted) {
+      const i = next++;
+      if (i >= items.length) return;
+      try {
+        results[i] = await work(items[i] as T, i);
+      } catch (error) {
+        if (failure === undefined) failure = error;
+        stop.abort();
+        return;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure;
+  if (stop.signal.aborted) throw new AbortError("rubric induction cancelled");
+  return results;
+}
+
+function dedupe(list: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const c of list) {
+    const k = c.replace(/\s+/g, " ").trim().toLowerCase();
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(c);
+    }
+  }
+  return out;
+}
+
+function cacheOf(option: InduceOptions["cache"]): CallCache {
+  if (option instanceof CallCache) return option;
+  return new CallCache(option ?? null);
+}
+
+function linkedController(signal: AbortSignal | undefined): AbortController {
+  const c = new AbortController();
+  // Every in-flight request, image read and judge order listens on this one signal.
+  setMaxListeners(0, c.signal);
+  if (signal?.aborted) c.abort();
+  else signal?.addEventListener("abort", () => c.abort(), { once: true });
+  return c;
+}
+
+/**
+ * Structure: one text-only call merges the verified criteria into at most `categories` themes.
+ * Malformed replies (after re-asks) and VLM failures fall back to the flat list, recorded.
+ */
+async function structure(
+  criteria: string[],
+  options: Pick<InduceOptions, "vlm" | "config">,
+  ctx: AskContext,
+): Promise<{ themes: Theme[]; categorization: Provenance["categorization"] }> {
+  const cfg = options.config;
+  if (!cfg.categorize) return { themes: [], categorization: { status: "off", reason: null } };
+  try {
+    const r = await ask(
+      ctx,
+      "categorize",
+      categorizationRequest({
+        task: cfg.task,
+        language: cfg.language,
+        maxThemes: cfg.categories,
+        criteria,
+        taskDescription: cfg.task_description,
+      }),
+      (text) => {
+        const p = parseCategoriesReply(text, cfg.categories);
+        return p.ok ? { ok: true, value: p.themes } : { ok: false, reason: p.reason };
+      },
+    );
+    if (r.ok) return { themes: r.value, categorization: { status: "merged", reason: null } };
+    return {
+      themes: [],
+      categorization: {
+        status: "fallback",
+        reason: `no valid categories after ${cfg.max_retries + 1} attempts: ${r.reason}`,
+      },
+    };
+  } catch (error) {
+    if (error instanceof VlmError) {
+      return {
+        themes: [],
+        categorization: { status: "fallback", reason: `categorization call failed: ${error.message}` },
+      };
+    }
+    throw error;
+  }
+}
+
+function parameters(options: InduceOptions): Record<string, unknown> {
+  const c = options.config;
+  const j = options.judge;
+  return {
+    criteria_per_pair: c.criteria_per_pair,
+    max_epochs: c.max_epochs,
+    max_retries: c.max_retries,
+    categorize: c.categorize,
+    categories: c.categories,
+    concurrency: c.concurrency,
+    vlm: options.vlm.params ?? null,
+    judge_order: j?.order ?? null,
+    judge_reask: j?.reask ?? null,
+    image_max_side: options.image?.max_side ?? null,
+    image_format: options.image?.format ?? null,
+  };
+}
+
+function finish(
+  options: InduceOptions,
+  mode: "seeded" | "zero-shot",
+  criteria: string[],
+  themes: Theme[],
+  extra: Pick<Provenance, "pairs" | "stats" | "seeds" | "categorization" | "judge_model"> & {
+    judgeTemplate: string | null;
+  },
+  tally: Tally,
+): InductionResult {
+  const usage = tally.summary();
+  const provenance: Provenance = {
+    mode,
+    seeds: extra.seeds,
+    pairs: extra.pairs,
+    stats: extra.stats,
+    categorization: extra.categorization,
+    model: options.vlm.model,
+    judge_model: extra.judge_model,
+    parameters: parameters(options),
+    templates: { induction: INDUCTION_TEMPLATE_VERSION, judge: extra.judgeTemplate },
+    task_description: options.config.task_description,
+    usage,
+    created_at: (options.now?.() ?? new Date()).toISOString(),
+    autorubric_version: VERSION,
+  };
+  const rubric: RubricFile = {
+    format: "autorubric.rubric",
+    version: 1,
+    task: options.config.task,
+    language: options.config.language,
+    themes,
+    criteria,
+    provenance,
+  };
+  const text = renderRubricText(rubric);
+  return { rubric, provenance, stats: extra.stats, usage, text, hash: rubricHash(text) };
+}
+
+/**
+ * Induces a rubric from labelled seed pairs: generate → verify blind → refine → structure.
+ * Throws `RubricError` when no criteria set passes (never returns an empty rubric).
+ */
+export async function induceRubrics(options: InduceOptions): Promise<InductionResult> {
+  const cfg = options.config;
+  if (options.pairs.length === 0) {
+    throw new RubricError("no seed pairs to induce rubrics from", {
+      hint: "pass a seed file with labelled pairs, or use --zero-shot with induction.task_description",
+    });
+  }
+  if (cfg.max_epochs < 1) {
+    throw new RubricError("induction.max_epochs is 0: no criteria set could ever be verified", {
+      hint: "set induction.max_epochs to at least 1 (the paper's default is 5)",
+    });
+  }
+  checkPairs(options.pairs, cfg.task);
+  const stop = linkedController(options.signal);
+  const cache = cacheOf(options.cache);
+  const tally = new Tally(options.price ?? options.vlm.meter?.price ?? null);
+  let verifier = options.verifier;
+  if (!verifier) {
+    if (!options.judge) {
+      throw new ArrError("induceRubrics needs `judge` (judge config) or a `verifier`", {
+        hint: "pass the judge section of the config",
+      });
+    }
+    verifier = defaultVerifierFactory(
+      { ...options.judge, task: cfg.task, language: cfg.language },
+      options.image,
+    );
+  }
+  const shared = { cache, tally, verifier, signal: stop.signal };
+
+  const counts = { done: 0, passed: 0, dropped: 0, failed: 0 };
+  const total = options.pairs.length;
+  options.onProgress?.({ stage: "pairs", total, ...counts });
+  const outcomes = await pool(options.pairs, cfg.concurrency, stop, async (pair) => {
+    const outcome = await inducePair(pair, options, shared);
+    counts.done++;
+    if (outcome.fate.fate === "passed") counts.passed++;
+    else if (outcome.fate.fate === "dropped") counts.dropped++;
+    else counts.failed++;
+    options.onProgress?.({ stage: "pairs", total, ...counts, pair: outcome.fate });
+    return outcome;
+  });
+
+  const fates = outcomes.map((o) => o.fate);
+  const stats: InductionStats = {
+    pairs: total,
+    passed_first_time: fates.filter((f) => f.fate === "passed" && f.round === 0).length,
+    passed_after_refinement: fates.filter((f) => f.fate === "passed" && (f.round ?? 0) > 0).length,
+    dropped: counts.dropped,
+    failed: counts.failed,
+  };
+  // Pair order, not completion order: the categorization call (and its cache key) is stable.
+  const verified = dedupe(outcomes.filter((o) => o.fate.fate === "passed").flatMap((o) => o.criteria));
+  if (verified.length === 0) {
+    const reasons = [...new Set(fates.map((f) => f.reason).filter((r): r is string => !!r))].slice(0, 3);
+    throw new RubricError(
+      `no criteria passed blind verification: ${total} pairs, ${stats.dropped} dropped, ${stats.failed} failed${reasons.length ? ` (${reasons.join("; ")})` : ""}`,
+      {
+        hint:
+          stats.failed > 0
+            ? "calls failed: check the VLM server, then rerun (paid calls are cached)"
+            : "try more seed pairs, a larger induction.max_epochs, a stronger model, or --zero-shot",
+      },
+    );
+  }
+
+  options.onProgress?.({ stage: "structure", total, ...counts });
+  const ctx: AskContext = {
+    vlm: options.vlm,
+    cache,
+    tally,
+    maxRetries: cfg.max_retries,
+    signal: stop.signal,
+    counter: { sent: 0 },
+  };
+  const { themes, categorization } = await structure(verified, options, ctx);
+  const judgeTemplate = options.verifier ? null : JUDGE_TEMPLATE_VERSION;
+  const result = finish(
+    options,
+    "seeded",
+    verified,
+    themes,
+    {
+      pairs: fates,
+      stats,
+      seeds: { file: options.seeds?.file ?? null, sha256: options.seeds?.sha256 ?? null, pairs: total },
+      categorization,
+      judge_model: options.vlm.model,
+      judgeTemplate,
+    },
+    tally,
+  );
+  options.onProgress?.({ stage: "done", total, ...counts });
+  return result;
+}
+
+/** Options of zero-shot induction: no pairs, no verifier. */
+export type ZeroShotOptions = Omit<InduceOptions, "pairs" | "judge" | "verifier" | "seeds" | "image"> & {
+  image?: ImageEncoding;
+};
+
+/**
+ * Zero-shot rubrics (the paper's zero-shot setting): K criteria from the task description alone,
+ * then the same structure step. Nothing is verified, and provenance says so.
+ */
+export async function induceZeroShot(options: ZeroShotOptions): Promise<InductionResult> {
+  const cfg = options.config;
+  const description = cfg.task_description?.trim();
+  if (!description) {
+    throw new RubricError("zero-shot induction needs induction.task_description", {
+      hint: 'set induction.task_description, e.g. --set induction.task_description="Compare ..."',
+    });
+  }
+  const stop = linkedController(options.signal);
+  const cache = cacheOf(options.cache);
+  const tally = new Tally(options.price ?? options.vlm.meter?.price ?? null);
+  const ctx: AskContext = {
+    vlm: options.vlm,
+    cache,
+    tally,
+    maxRetries: cfg.max_retries,
+    signal: stop.signal,
+    counter: { sent: 0 },
+  };
+  const r = await ask(
+    ctx,
+    "zero-shot",
+    zeroShotRequest({
+      task: cfg.task,
+      language: cfg.language,
+      count: cfg.criteria_per_pair,
+      taskDescription: description,
+    }),
+    criteriaParser(cfg.criteria_per_pair),
+  );
+  if (!r.ok) {
+    throw new RubricError(
+      `zero-shot induction: no valid criteria after ${cfg.max_retries + 1} attempts (${r.reason})`,
+      {
+        hint: "check that the model follows JSON instructions (vlm.structured_output), or raise induction.max_retries",
+      },
+    );
+  }
+  const criteria = dedupe(r.value);
+  options.onProgress?.({ stage: "structure", total: 0, done: 0, passed: 0, dropped: 0, failed: 0 });
+  const { themes, categorization } = await structure(criteria, options, ctx);
+  const full = { ...options, pairs: [] } as InduceOptions;
+  const result = finish(
+    full,
+    "zero-shot",
+    criteria,
+    themes,
+    { pairs: [], stats: null, seeds: null, categorization, judge_model: null, judgeTemplate: null },
+    tally,
+  );
+  options.onProgress?.({ stage: "done", total: 0, done: 0, passed: 0, dropped: 0, failed: 0 });
+  return result;
+}

@@ -1,0 +1,109 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { chromium } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { loadDataset } from "../../src/eval/adapters/index.js";
+import { compare } from "../../src/eval/compare.js";
+import { escapeHtml, writeEvalOutputs } from "../../src/eval/report.js";
+import type { JudgeLike } from "../../src/eval/types.js";
+
+const FIX = resolve(import.meta.dirname, "../fixtures/eval");
+const CHROMIUM = "/usr/bin/chromium";
+
+const PREFERRED = ["red.png", "blue.png", "green.png"];
+
+/** Picks the human-preferred image, except that `biased` prompts always get "Image 1". */
+function judge(biased: RegExp | null): JudgeLike {
+  return {
+    async compare(input) {
+      const firstPreferred = PREFERRED.some((p) => input.candidates[0]?.endsWith(p));
+      const ranking = (biased?.test(input.prompt) ?? false) || firstPreferred ? [1, 2] : [2, 1];
+      return { outcome: "decided", ranking, reason: "<script>alert(1)</script> because", cached: true };
+    },
+  };
+}
+
+describe("report", () => {
+  it("escapes dataset text", () => {
+    expect(escapeHtml(`<img src=x onerror="a">&'`)).toBe("&lt;img src=x onerror=&quot;a&quot;&gt;&amp;&#39;");
+  });
+
+  it("opens in headless Chromium with one card per item, a working filter and no console errors", async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium) to run the report test`,
+      );
+    }
+    const { pairs } = await loadDataset(join(FIX, "hpdv3-test.json"), "hpdv3");
+    const cmp = await compare({
+      pairs,
+      variants: [
+        { name: "direct", judge: judge(/blue/) },
+        { name: "+ARR", judge: judge(null) },
+      ],
+      bootstrap: { resamples: 50 },
+    });
+    const out = await mkdtemp(join(tmpdir(), "arr-report-"));
+    const written = await writeEvalOutputs(out, {
+      results: cmp.rows.map((r) => r.result),
+      comparison: cmp,
+      rubrics: {
+        direct: null,
+        "+ARR": { file: "rubric.json", text: "1. <b>sharp</b> edges", hash: "abc123" },
+      },
+      dataset: { file: "hpdv3-test.json", format: "hpdv3" },
+    });
+    const html = await readFile(written.html, "utf8");
+    expect(html).not.toContain("<script>alert(1)</script>");
+    expect(html).toContain("a &lt;b&gt;blue&lt;/b&gt; sky &amp; &quot;sea&quot;");
+    expect(html).toMatch(/src="data:image\/jpeg;base64,/);
+    expect((await readFile(written.verdicts, "utf8")).trim().split("\n")).toHaveLength(2 * 2 * pairs.length);
+    const results = JSON.parse(await readFile(written.results, "utf8"));
+    expect(results.variants.map((v: { variant: string }) => v.variant)).toEqual(["direct", "+ARR"]);
+
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on("console", (m) => {
+        if (m.type() === "error") problems.push(m.text());
+      });
+      page.on("pageerror", (e) => problems.push(String(e)));
+      page.on("dialog", (d) => {
+        problems.push(`dialog: ${d.message()}`);
+        void d.dismiss();
+      });
+      await page.goto(pathToFileURL(written.html).href);
+      const cards = page.locator(".card");
+      expect(await cards.count()).toBe(pairs.length);
+      expect(await page.locator(".card img").count()).toBe(2 * pairs.length);
+      // Only the "blue" item is judged by position under "direct": it alone disagrees and flips.
+      await page.selectOption("#filter", "disagree");
+      expect(await page.locator(".card:visible").count()).toBe(1);
+      expect(await page.textContent("#shown")).toBe("1");
+      expect(await page.locator(".card:visible .prompt").textContent()).toBe('a <b>blue</b> sky & "sea"');
+      await page.selectOption("#filter", "flip");
+      expect(await page.locator(".card:visible").count()).toBe(1);
+      await page.selectOption("#filter", "all");
+      expect(await page.locator(".card:visible").count()).toBe(pairs.length);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});

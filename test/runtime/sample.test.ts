@@ -1,0 +1,120 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/load.js";
+import { DatasetError, UsageError } from "../../src/errors.js";
+import type { Bridge } from "../../src/runtime/bridge.js";
+import { readSamplePrompts, sample } from "../../src/runtime/sample.js";
+
+function tmp(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "arr-sample-"));
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** A recording stand-in for the bridge: the Python side of `sample` is tested in pytest. */
+function recordingBridge(): Bridge & { calls: { op: string; args: Record<string, unknown> }[] } {
+  const calls: { op: string; args: Record<string, unknown> }[] = [];
+  return {
+    calls,
+    pid: 0,
+    python: "python",
+    alive: true,
+    async call<T>(op: string, args: Record<string, unknown> = {}) {
+      calls.push({ op, args });
+      const n = (args.prompts as unknown[]).length * (args.images_per_prompt as number);
+      return { images: Array.from({ length: n }, (_, i) => `/out/${i}.png`) } as T;
+    },
+    async close() {},
+  };
+}
+
+describe("readSamplePrompts", () => {
+  it("reads text prompts, skipping blanks and comments", async () => {
+    const rows = await readSamplePrompts(tmp("p.txt", "# header\na red apple\n\n  a blue car  \n"));
+    expect(rows.map((r) => r.prompt)).toEqual(["a red apple", "a blue car"]);
+    expect(rows[0]?.metadata).toBeNull();
+  });
+
+  it("keeps GenEval metadata rows verbatim and resolves source images against the file", async () => {
+    const file = tmp(
+      "evaluation_metadata.jsonl",
+      '{"tag": "counting", "include": [{"class": "cat", "count": 2}], "prompt": "a photo of two cats"}\n' +
+        '{"instruction": "make it night", "source_image": "imgs/a.png"}\n',
+    );
+    const rows = await readSamplePrompts(file);
+    expect(rows[0]?.prompt).toBe("a photo of two cats");
+    expect(rows[0]?.metadata).toEqual({
+      tag: "counting",
+      include: [{ class: "cat", count: 2 }],
+      prompt: "a photo of two cats",
+    });
+    expect(rows[1]?.sourceImage).toBe(join(file, "..", "imgs", "a.png"));
+  });
+
+  it("names the file and line of a bad row", async () => {
+    const file = tmp("bad.jsonl", '{"prompt": "ok"}\n{"tag": "x"}\n');
+    const error = await readSamplePrompts(file).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DatasetError);
+    expect((error as DatasetError).message).toBe(`${file}:2: no "prompt" string`);
+    expect((error as DatasetError).line).toBe(2);
+    const broken = tmp("broken.jsonl", "{nope\n");
+    expect(((await readSamplePrompts(broken).catch((e: unknown) => e)) as Error).message).toMatch(
+      /broken\.jsonl:1: not valid JSON/,
+    );
+  });
+});
+
+describe("sample", () => {
+  it("sends the train section, GenEval metadata and distinct seeds to the sample op", async () => {
+    const { config } = await loadConfig({ preset: "tiny-cpu" });
+    const bridge = recordingBridge();
+    const prompts = await readSamplePrompts(
+      tmp("m.jsonl", '{"tag": "a", "prompt": "one"}\n{"tag": "b", "prompt": "two"}\n'),
+    );
+    const result = await sample({
+      config,
+      prompts,
+      outDir: "/tmp/x",
+      layout: "geneval",
+      seed: 10,
+      imagesPerPrompt: 4,
+      bridge,
+    });
+    const args = bridge.calls[0]?.args ?? {};
+    expect(bridge.calls[0]?.op).toBe("sample");
+    expect(args.config).toEqual(config.train);
+    expect(args.prompts).toEqual([
+      { tag: "a", prompt: "one" },
+      { tag: "b", prompt: "two" },
+    ]);
+    // Image j of prompt i uses seed + 4i + j: no two images share a seed.
+    expect(args.seeds).toEqual([10, 14]);
+    expect(args.layout).toBe("geneval");
+    expect(args.lora_dir).toBeNull();
+    expect(result.images).toHaveLength(8);
+
+    await sample({ config, prompts, outDir: "/tmp/x", bridge });
+    expect(bridge.calls[1]?.args.prompts).toEqual(["one", "two"]);
+    expect(bridge.calls[1]?.args.seeds).toEqual([
+      config.train?.sampler.seed,
+      (config.train?.sampler.seed ?? 0) + 1,
+    ]);
+  });
+
+  it("rejects a missing LoRA directory before starting Python", async () => {
+    const { config } = await loadConfig({ preset: "tiny-cpu" });
+    const bridge = recordingBridge();
+    const error = await sample({
+      config,
+      prompts: [{ prompt: "x", metadata: null, sourceImage: null }],
+      outDir: "/tmp/x",
+      loraDir: "/nonexistent/lora",
+      bridge,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect(bridge.calls).toHaveLength(0);
+  });
+});
