@@ -110,8 +110,7 @@ def wrap_model(module: nn.Module, strategy: str, info: DistInfo, bf16: bool = Fa
         return module
     device_ids = [info.device.index] if info.device.type == "cuda" else None
     if strategy == "ddp":
-        # broadcast_buffers off: ranks may run different numbers of no-grad forwards (eval shards)
-        return ForwardingDDP(module, device_ids=device_ids, broadcast_buffers=False)
+        return ForwardingDDP(module, device_ids=device_ids)
     if strategy != "fsdp":
         raise ValueError(f"train.distributed.strategy: unknown {strategy!r}; use 'ddp' or 'fsdp'")
     from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
@@ -126,6 +125,12 @@ def wrap_model(module: nn.Module, strategy: str, info: DistInfo, bf16: bool = Fa
             "FSDP mixed precision then computes in bf16"
         )
     classes = _block_classes(module)
+    # FSDP's own sync_module_states refuses CPU tensors; the base weights come from the same files on
+    # every rank, so broadcasting the trainable ones (LoRA, randomly initialised) is all it takes.
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.requires_grad:
+                dist.broadcast(p.data, src=0)
     mp = MixedPrecision(param_dtype=torch.bfloat16, reduce_dtype=torch.float32, buffer_dtype=torch.bfloat16) if bf16 else None
     return FSDP(
         module,
@@ -133,8 +138,7 @@ def wrap_model(module: nn.Module, strategy: str, info: DistInfo, bf16: bool = Fa
         auto_wrap_policy=ModuleWrapPolicy(classes) if classes else None,
         use_orig_params=True,
         mixed_precision=mp,
-        device_id=info.device if info.device.type == "cuda" else None,
-        sync_module_states=True,
+        device_id=info.device,  # torch.device("cpu") on gloo: FSDP otherwise looks for an accelerator
     )
 
 

@@ -305,3 +305,20 @@ def test_rollout_end_to_end_produces_edited_images(adapter: QwenEditAdapter, sou
     # eta = 0: candidates that share their initial noise give the same image.
     det = rollout(adapter, cond.index([0, 1]), {**SAMPLER, "eta": 0.0}, g, init_noise=noise[:2])
     torch.testing.assert_close(det.x0_last[0], det.x0_last[1], rtol=0, atol=0)
+
+
+def test_tiny_decoder_makes_pixels_follow_the_latents(adapter: QwenEditAdapter) -> None:
+    """The constructed tiny decoder: red rises monotonically with latent channel 0, green stays put."""
+    levels = [-1.0, -0.5, 0.0, 0.5, 1.0]
+    x = torch.zeros(len(levels), *adapter.latent_shape)
+    for i, d in enumerate(levels):
+        x[i, :, 0:4] = d  # packed columns 0..3 = latent channel 0 of each 2x2 patch
+    means = adapter.decode(x).mean(dim=(2, 3))  # (5, 3)
+    red, green = means[:, 0], means[:, 1]
+    assert torch.all(red[1:] > red[:-1] + 0.02), red
+    assert float(red[-1] - red[0]) > 0.3
+    assert float(green.max() - green.min()) < 0.02
+    # Random latents give images that differ from each other pixel by pixel, not one flat colour.
+    noise = adapter.decode(torch.randn(2, *adapter.latent_shape, generator=torch.Generator().manual_seed(5)))
+    assert float(noise.std(dim=(2, 3)).min()) > 0.05
+    assert float((noise[0] - noise[1]).abs().mean()) > 0.05

@@ -2,7 +2,8 @@
  * The rubric-conditioned judge: compares a prompt (and an edit's source image) with 2..N candidates
  * and returns a verdict with rewards. Position bias is handled by the order policy:
  *   single  the caller's order;
- *   swap    the caller's order and the reverse; agreement decides, disagreement is a tie;
+ *   swap    the caller's order and the reverse; agreement decides, disagreement is a tie, and an
+ *           unusable answer in either order makes the verdict invalid (never decided from one order);
  *   random  one order drawn from a seeded RNG keyed by the item (recorded in the verdict).
  * Each presentation order is cached on its own, so a swap run reuses a single-order run.
  * Bad model output is not an exception: it is re-asked, then recorded as invalid and counted.

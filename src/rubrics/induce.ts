@@ -124,39 +124,6 @@ export interface InductionResult {
   hash: string;
 }
 
-/** Accumulates usage over a run: paid calls with tokens, and cache hits. */
-class Tally {
-  calls = 0;
-  cached = 0;
-  promptTokens = 0;
-  completionTokens = 0;
-  cost = 0;
-  constructor(private readonly price: Price | null) {}
-  paid(usage: TokenUsage): void {
-    this.calls++;
-    this.promptTokens += usage.promptTokens;
-    this.completionTokens += usage.completionTokens;
-    this.cost += callCost(usage, this.price);
-  }
-  /** A verification verdict: `sent` requests went out for it (0 when it came from the judge's cache). */
-  verdict(v: VerificationVerdict, sent: number): void {
-    for (const o of v.orders) if (o.cached) this.cached += o.attempts;
-    this.calls += sent;
-    this.promptTokens += v.usage.promptTokens;
-    this.completionTokens += v.usage.completionTokens;
-    this.cost += callCost(v.usage, this.price);
-  }
-  summary(): UsageSummary {
-    return {
-      calls: this.calls,
-      cached_calls: this.cached,
-      prompt_tokens: this.promptTokens,
-      completion_tokens: this.completionTokens,
-      cost: this.cost,
-    };
-  }
-}
-
 /** A client that counts the requests it sends, keeping the wrapped client's meter and params. */
 function countingClient(vlm: VlmClient, counter: { sent: number }): VlmClient {
   return {
@@ -170,64 +137,7 @@ function countingClient(vlm: VlmClient, counter: { sent: number }): VlmClient {
   };
 }
 
-interface AskContext {
-  vlm: VlmClient;
-  cache: CallCache;
-  tally: Tally;
-  maxRetries: number;
-  signal: AbortSignal;
-  counter: { sent: number };
-}
-
-type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
-
-/**
- * One induction call with bounded re-asks on malformed replies. Every attempt has its own cache
- * key (the attempt number is part of it), so a rerun replays the same attempts for free.
- */
-async function ask<T>(
-  ctx: AskContext,
-  kind: string,
-  req: VlmRequest,
-  parse: (text: string) => Parsed<T>,
-): Promise<Parsed<T>> {
-  let last: Parsed<T> = { ok: false, reason: "no attempt made" };
-  for (let attempt = 0; attempt <= ctx.maxRetries; attempt++) {
-    const key = CallCache.key({
-      kind,
-      template: INDUCTION_TEMPLATE_VERSION,
-      model: ctx.vlm.model,
-      params: ctx.vlm.params ?? null,
-      messages: req.messages,
-      schema: req.schema ?? null,
-      attempt,
-    });
-    let text: string;
-    const hit = await ctx.cache.get(key);
-    ctx.counter.sent++;
-    if (hit) {
-      ctx.tally.cached++;
-      text = hit.text;
-    } else {
-      if (ctx.signal.aborted) throw new AbortError("rubric induction cancelled");
-      const res = await ctx.vlm.complete({ ...req, signal: ctx.signal });
-      ctx.tally.paid(res.usage);
-      await ctx.cache.put(key, {
-        text: res.text,
-        usage: res.usage,
-        model: res.model,
-        kind,
-        created_at: new Date().toISOString(),
-      });
-      text = res.text;
-    }
-    last = parse(text);
-    if (last.ok) return last;
-  }
-  return last;
-}
-
-function criteriaParser(count: number): (text: string) => Parsed<string[]> {
+export function criteriaParser(count: number): (text: string) => Parsed<string[]> {
   return (text) => {
     const r: CriteriaParse = parseCriteriaReply(text, count);
     return r.ok ? { ok: true, value: r.criteria } : { ok: false, reason: r.reason };
@@ -431,7 +341,7 @@ async function pool<T, R>(
   return results;
 }
 
-function dedupe(list: readonly string[]): string[] {
+export function dedupe(list: readonly string[]): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   for (const c of list) {
@@ -444,12 +354,12 @@ function dedupe(list: readonly string[]): string[] {
   return out;
 }
 
-function cacheOf(option: InduceOptions["cache"]): CallCache {
+export function cacheOf(option: InduceOptions["cache"]): CallCache {
   if (option instanceof CallCache) return option;
   return new CallCache(option ?? null);
 }
 
-function linkedController(signal: AbortSignal | undefined): AbortController {
+export function linkedController(signal: AbortSignal | undefined): AbortController {
   const c = new AbortController();
   // Every in-flight request, image read and judge order listens on this one signal.
   setMaxListeners(0, c.signal);
@@ -462,7 +372,7 @@ function linkedController(signal: AbortSignal | undefined): AbortController {
  * Structure: one text-only call merges the verified criteria into at most `categories` themes.
  * Malformed replies (after re-asks) and VLM failures fall back to the flat list, recorded.
  */
-async function structure(
+export async function structure(
   criteria: string[],
   options: Pick<InduceOptions, "vlm" | "config">,
   ctx: AskContext,
@@ -522,7 +432,7 @@ function parameters(options: InduceOptions): Record<string, unknown> {
   };
 }
 
-function finish(
+export function finish(
   options: InduceOptions,
   mode: "seeded" | "zero-shot",
   criteria: string[],
@@ -658,68 +568,5 @@ export async function induceRubrics(options: InduceOptions): Promise<InductionRe
     tally,
   );
   options.onProgress?.({ stage: "done", total, ...counts });
-  return result;
-}
-
-/** Options of zero-shot induction: no pairs, no verifier. */
-export type ZeroShotOptions = Omit<InduceOptions, "pairs" | "judge" | "verifier" | "seeds" | "image"> & {
-  image?: ImageEncoding;
-};
-
-/**
- * Zero-shot rubrics (the paper's zero-shot setting): K criteria from the task description alone,
- * then the same structure step. Nothing is verified, and provenance says so.
- */
-export async function induceZeroShot(options: ZeroShotOptions): Promise<InductionResult> {
-  const cfg = options.config;
-  const description = cfg.task_description?.trim();
-  if (!description) {
-    throw new RubricError("zero-shot induction needs induction.task_description", {
-      hint: 'set induction.task_description, e.g. --set induction.task_description="Compare ..."',
-    });
-  }
-  const stop = linkedController(options.signal);
-  const cache = cacheOf(options.cache);
-  const tally = new Tally(options.price ?? options.vlm.meter?.price ?? null);
-  const ctx: AskContext = {
-    vlm: options.vlm,
-    cache,
-    tally,
-    maxRetries: cfg.max_retries,
-    signal: stop.signal,
-    counter: { sent: 0 },
-  };
-  const r = await ask(
-    ctx,
-    "zero-shot",
-    zeroShotRequest({
-      task: cfg.task,
-      language: cfg.language,
-      count: cfg.criteria_per_pair,
-      taskDescription: description,
-    }),
-    criteriaParser(cfg.criteria_per_pair),
-  );
-  if (!r.ok) {
-    throw new RubricError(
-      `zero-shot induction: no valid criteria after ${cfg.max_retries + 1} attempts (${r.reason})`,
-      {
-        hint: "check that the model follows JSON instructions (vlm.structured_output), or raise induction.max_retries",
-      },
-    );
-  }
-  const criteria = dedupe(r.value);
-  options.onProgress?.({ stage: "structure", total: 0, done: 0, passed: 0, dropped: 0, failed: 0 });
-  const { themes, categorization } = await structure(criteria, options, ctx);
-  const full = { ...options, pairs: [] } as InduceOptions;
-  const result = finish(
-    full,
-    "zero-shot",
-    criteria,
-    themes,
-    { pairs: [], stats: null, seeds: null, categorization, judge_model: null, judgeTemplate: null },
-    tally,
-  );
-  options.onProgress?.({ stage: "done", total: 0, done: 0, passed: 0, dropped: 0, failed: 0 });
   return result;
 }

@@ -173,13 +173,9 @@ export async function prepareImage(
   const needsRotate = (meta.orientation ?? 1) !== 1;
   const sameFormat = meta.format === target;
 
-  if (!needsResize && !needsRotate && sameFormat) {
-    if (!looksComplete(bytes, meta.format)) {
-      throw new ImageError(`image ${source} is truncated or corrupt`, {
-        source,
-        hint: "regenerate or re-download the file",
-      });
-    }
+  // Passthrough only when the trailer is intact; anything else goes through a full decode, which
+  // fails loudly on a corrupt file and re-encodes a merely odd one (e.g. junk after IEND).
+  if (!needsResize && !needsRotate && sameFormat && looksComplete(bytes, meta.format)) {
     return {
       url: `data:${MIME[target]};base64,${bytes.toString("base64")}`,
       hash,

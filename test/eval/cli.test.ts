@@ -23,7 +23,12 @@ beforeAll(async () => {
   );
   await writeFile(
     join(dir, "rubric.json"),
-    JSON.stringify({ format: "autorubric.rubric", version: 1, task: "t2i", criteria: ["Prefer darker images."] }),
+    JSON.stringify({
+      format: "autorubric.rubric",
+      version: 1,
+      task: "t2i",
+      criteria: ["Prefer darker images."],
+    }),
   );
 });
 
@@ -94,11 +99,27 @@ describe("arr eval", () => {
     const orders = await run([...base, "--orders", "forward,sideways"]);
     expect(orders.code).toBe(2);
     expect(orders.err).toMatch(/--orders forward,sideways/);
-    const bad = ["eval", "--config", config, "--dataset", join(FIX, "hpdv3-missing-path2.json"), "--format", "hpdv3"];
+    const bad = [
+      "eval",
+      "--config",
+      config,
+      "--dataset",
+      join(FIX, "hpdv3-missing-path2.json"),
+      "--format",
+      "hpdv3",
+    ];
     const failed = await run([...bad, "--out", join(dir, "bad")]);
     expect(failed.code).toBe(2);
     expect(failed.err).toMatch(/item "hpdv3-missing-path2.json#1" field path2/);
-    const skipped = await run([...bad, "--skip-bad", "--json", "--resamples", "50", "--out", join(dir, "skip")]);
+    const skipped = await run([
+      ...bad,
+      "--skip-bad",
+      "--json",
+      "--resamples",
+      "50",
+      "--out",
+      join(dir, "skip"),
+    ]);
     expect(skipped.code).toBe(0);
     const json = JSON.parse(skipped.out);
     expect(json.table[0].summary.items).toBe(1);

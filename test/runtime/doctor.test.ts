@@ -23,7 +23,10 @@ describe("arr doctor", () => {
     expect(report.ok).toBe(true);
     expect(report.python.path).toBe(join(root, "py-runtime", ".venv", "bin", "python"));
     // The version the venv really has, not a hard-coded one.
-    const torch = await execa(report.python.path as string, ["-c", "import torch; print(torch.__version__)"]);
+    const torch = await execa(report.python.path as string, [
+      "-c",
+      "import importlib.metadata as m; print(m.version('torch'))",
+    ]);
     expect(report.python.versions?.torch).toBe(torch.stdout.trim());
     expect(report.checks.find((c) => c.name === "torch")?.ok).toBe(true);
     expect(report.checks.find((c) => c.name === "autorubric_runtime")?.ok).toBe(true);
