@@ -33,16 +33,15 @@ export * from "./judge/pairs.js";
 export { parseVerdict, type ParseResult } from "./judge/parse.js";
 export { TEMPLATE_VERSION } from "./judge/prompt.js";
 export * from "./judge/reward.js";
+export { type Referee, type RefereeOptions, startReferee } from "./referee/index.js";
 export { CallCache } from "./rubrics/call-cache.js";
 export {
   type InduceOptions,
   type InductionProgress,
   type InductionResult,
   induceRubrics,
-  induceZeroShot,
   type Verifier,
   type VerifierFactory,
-  type ZeroShotOptions,
 } from "./rubrics/induce.js";
 export { INDUCTION_TEMPLATE_VERSION } from "./rubrics/prompts.js";
 export {
@@ -58,6 +57,10 @@ export {
   rubricHash,
   saveRubric,
 } from "./rubrics/rubric.js";
+export { induceZeroShot, type ZeroShotOptions } from "./rubrics/zero-shot.js";
+export { type Bridge, type BridgeOptions, type CallOptions, createBridge } from "./runtime/bridge.js";
+export { type DoctorReport, probePythonVersions, runDoctor } from "./runtime/doctor.js";
+export { readSamplePrompts, type SampleOptions, type SamplePrompt, type SampleResult, sample } from "./runtime/sample.js";
 export * from "./vlm/client.js";
 export { type ImageInput, type PreparedImage, prepareImage } from "./vlm/images.js";
 export * from "./vlm/usage.js";

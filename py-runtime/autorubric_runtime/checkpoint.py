@@ -116,10 +116,17 @@ def _save_lora(state: TrainState, out: Path, trainable: dict[str, torch.Tensor])
     from autorubric_runtime import lora
 
     adapter = state.adapter
+    if D.is_fsdp(state.model):
+        # peft matches keys against module names, which FSDP prefixes; the gathered names are already
+        # clean, so dropping the adapter name gives the same keys peft produces without FSDP
+        tag = f".{lora.ADAPTER_NAME}."
+        sd = {k.replace(tag, "."): v for k, v in trainable.items() if "lora_" in k}
+    else:
+        sd = lora.lora_state_dict(state.inner, trainable)
     wrapped = adapter.transformer
-    adapter.transformer = state.inner  # save_lora reads peft_config and names from the plain module
+    adapter.transformer = state.inner  # save_lora reads peft_config from the plain module
     try:
-        lora.save_lora(adapter, out, state.cfg.section("lora"), state_dict=lora.lora_state_dict(state.inner, trainable))
+        lora.save_lora(adapter, out, state.cfg.section("lora"), state_dict=sd)
     finally:
         adapter.transformer = wrapped
 

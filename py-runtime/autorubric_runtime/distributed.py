@@ -186,18 +186,23 @@ def trainable_state(model: nn.Module, info: DistInfo) -> dict[str, Tensor] | Non
         return {n: p.detach().to("cpu", copy=True) for n, p in inner.named_parameters() if p.requires_grad}
     from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
+    def direct(module: nn.Module, prefix: str) -> Iterator[tuple[str, nn.Parameter]]:
+        # the parameters a unit manages itself: nested units are gathered on their own turn
+        for name, p in module.named_parameters(recurse=False):
+            yield prefix + name, p
+        for name, child in module.named_children():
+            if not isinstance(child, FSDP):
+                yield from direct(child, prefix + name + ".")
+
     out: dict[str, Tensor] = {}
     for prefix, unit in model.named_modules():
         if not isinstance(unit, FSDP):
             continue
+        base = prefix.replace(_FSDP_PREFIX, "")
         with FSDP.summon_full_params(unit, recurse=False, writeback=False):
-            for name, p in unit.named_parameters():
-                # parameters of nested units carry a second wrapper prefix; they are gathered with their own unit
-                if name.count(_FSDP_PREFIX) != 1 or not p.requires_grad:
-                    continue
-                full = (prefix + "." + name) if prefix else name
-                if info.rank == 0:
-                    out[full.replace(_FSDP_PREFIX, "")] = p.detach().to("cpu", copy=True)
+            for name, p in direct(unit.module, base + "." if base else ""):
+                if p.requires_grad and info.rank == 0:
+                    out[name.replace(_FSDP_PREFIX, "")] = p.detach().to("cpu", copy=True)
     return out if info.rank == 0 else None
 
 

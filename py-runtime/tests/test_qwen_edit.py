@@ -58,7 +58,9 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return paths
 
 
-def test_tiny_model_builds_and_round_trips_through_from_pretrained(adapter: QwenEditAdapter, tiny_qwen_dir: Path) -> None:
+def test_tiny_model_builds_and_round_trips_through_from_pretrained(
+    adapter: QwenEditAdapter, tiny_qwen_dir: Path
+) -> None:
     folder = tiny_qwen_dir
     for sub in ("transformer", "vae", "text_encoder", "tokenizer", "processor", "scheduler"):
         assert (folder / sub).is_dir(), sub

@@ -100,9 +100,8 @@ export function problemError(
   layer: Layer | undefined,
   problem: ConfigProblemText,
   cwd: string,
-  location = layer ? locate(layer, problem.path, problem.atKey) : undefined,
 ): ConfigValidationError {
-  return new ConfigValidationError([toProblem(layer, problem, cwd, location)]);
+  return new ConfigValidationError([toProblem(layer, problem, cwd)]);
 }
 
 export function toProblem(
@@ -131,6 +130,20 @@ function snippet(text: string, line: number, column: number): string {
   return `\n  ${gutter}${source}\n  ${" ".repeat(gutter.length + Math.max(0, column - 1))}^`;
 }
 
+/** Offset of the last `open` bracket before `end` that has no matching close (quotes are not parsed). */
+function unclosedBracket(text: string, end: number, open: "[" | "{"): number {
+  const close = open === "[" ? "]" : "}";
+  let depth = 0;
+  for (let i = Math.min(end, text.length) - 1; i >= 0; i--) {
+    if (text[i] === close) depth++;
+    else if (text[i] === open) {
+      if (depth === 0) return i;
+      depth--;
+    }
+  }
+  return -1;
+}
+
 export function readLayer(file: string, cwd: string): Layer {
   let text: string;
   try {
@@ -151,12 +164,20 @@ export function readLayer(file: string, cwd: string): Layer {
   const layer: Layer = { file, dir: path.dirname(file), doc, lineCounter, data: {} };
   const [error] = doc.errors;
   if (error) {
-    const { line, column } = lineCol(layer, error.pos[0]);
+    // The parser notices an unclosed [ or { only where it gets stuck, often a line later: point at
+    // the bracket that was opened instead.
+    const closer = /end with a ([\]}])/.exec(error.message)?.[1];
+    const opener = closer ? unclosedBracket(text, error.pos[0], closer === "]" ? "[" : "{") : -1;
+    const offset = opener >= 0 ? opener : error.pos[0];
+    const { line, column } = lineCol(layer, offset);
     const shown = `${displayPath(file, cwd)}:${line}:${column}`;
+    const reason = error.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "");
     const message =
       error.code === "DUPLICATE_KEY"
         ? `duplicate key ${JSON.stringify(text.slice(error.pos[0]).split(/[:\n]/)[0]?.trim() ?? "")}`
-        : `YAML syntax error: ${error.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "")}`;
+        : opener >= 0
+          ? `YAML syntax error: this ${text[opener]} is never closed (${reason})`
+          : `YAML syntax error: ${reason}`;
     throw new ConfigError(`${shown} ${message}${snippet(text, line, column)}`, {
       hint:
         error.code === "DUPLICATE_KEY"

@@ -16,6 +16,7 @@ import { ConfigError } from "../errors.js";
 import { type ConfigPath, describeIssue } from "./issues.js";
 import {
   ConfigValidationError,
+  displayPath,
   isPlain,
   type Layer,
   locate,
@@ -29,7 +30,8 @@ import {
 import { DEFAULT_PRESET, isPresetName, presetFile } from "./presets.js";
 import { type Config, ConfigSchema } from "./schema.js";
 
-export { type ConfigProblem, ConfigValidationError, displayPath } from "./layer.js";
+export type { ConfigProblem } from "./layer.js";
+export { ConfigValidationError, displayPath };
 
 /** Options of {@link loadConfig}. */
 export interface LoadConfigOptions {

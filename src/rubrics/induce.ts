@@ -16,8 +16,8 @@ import { TEMPLATE_VERSION as JUDGE_TEMPLATE_VERSION } from "../judge/prompt.js";
 import { VERSION } from "../version.js";
 import type { VlmClient, VlmRequest } from "../vlm/client.js";
 import { prepareImage } from "../vlm/images.js";
-import { callCost, type TokenUsage } from "../vlm/usage.js";
-import { CallCache } from "./call-cache.js";
+import type { TokenUsage } from "../vlm/usage.js";
+import { type AskContext, ask, CallCache, type Parsed, Tally } from "./call-cache.js";
 import {
   type CriteriaParse,
   categorizationRequest,
@@ -28,7 +28,6 @@ import {
   parseCriteriaReply,
   type RefinementFeedback,
   refinementRequest,
-  zeroShotRequest,
 } from "./prompts.js";
 import {
   criteriaRubric,
@@ -137,6 +136,7 @@ function countingClient(vlm: VlmClient, counter: { sent: number }): VlmClient {
   };
 }
 
+/** @internal shared with zero-shot.ts */
 export function criteriaParser(count: number): (text: string) => Parsed<string[]> {
   return (text) => {
     const r: CriteriaParse = parseCriteriaReply(text, count);
@@ -341,6 +341,7 @@ async function pool<T, R>(
   return results;
 }
 
+/** @internal shared with zero-shot.ts */
 export function dedupe(list: readonly string[]): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
@@ -354,11 +355,13 @@ export function dedupe(list: readonly string[]): string[] {
   return out;
 }
 
+/** @internal shared with zero-shot.ts */
 export function cacheOf(option: InduceOptions["cache"]): CallCache {
   if (option instanceof CallCache) return option;
   return new CallCache(option ?? null);
 }
 
+/** @internal shared with zero-shot.ts */
 export function linkedController(signal: AbortSignal | undefined): AbortController {
   const c = new AbortController();
   // Every in-flight request, image read and judge order listens on this one signal.
@@ -432,6 +435,7 @@ function parameters(options: InduceOptions): Record<string, unknown> {
   };
 }
 
+/** @internal shared with zero-shot.ts */
 export function finish(
   options: InduceOptions,
   mode: "seeded" | "zero-shot",

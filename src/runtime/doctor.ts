@@ -132,7 +132,14 @@ function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
-const SETUP = "npm run setup:python";
+const VENV_SETUP = "npm run setup:python";
+
+/** The install command for the interpreter in use: the venv's setup, or pip into ARR_PYTHON's. */
+function setupFix(source: string | null, python: string | null): string {
+  return source === "ARR_PYTHON"
+    ? `${python ?? "$ARR_PYTHON"} -m pip install -r ${join(pyRuntimeDir(), "requirements.lock")} (or unset ARR_PYTHON and run ${VENV_SETUP})`
+    : VENV_SETUP;
+}
 
 async function checkEndpoint(
   url: string,
@@ -250,10 +257,12 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   };
 
   let versions: PythonVersions | null = null;
+  let setup = VENV_SETUP;
   try {
     const selected = resolvePython(env);
     report.python.path = selected.path;
     report.python.source = selected.source;
+    setup = setupFix(selected.source, selected.path);
     try {
       versions = await probePythonVersions(selected.path, pythonEnv(env));
       report.python.versions = versions;
@@ -277,7 +286,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
         required: true,
         value: selected.path,
         problem: error instanceof Error ? error.message : String(error),
-        fix: SETUP,
+        fix: setup,
       });
     }
   } catch (error) {
@@ -287,7 +296,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
       required: true,
       value: null,
       problem: error instanceof Error ? error.message : String(error),
-      fix: error instanceof ArrError && error.hint ? error.hint : SETUP,
+      fix: error instanceof ArrError && error.hint ? error.hint : setup,
     });
   }
 
@@ -298,29 +307,32 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
       ok: torchOk,
       required: true,
       value: versions.torch,
-      ...(torchOk ? {} : { problem: versions.torch_error ?? "torch is not installed", fix: SETUP }),
+      ...(torchOk ? {} : { problem: versions.torch_error ?? "torch is not installed", fix: setup }),
     });
-    checks.push({
-      name: "CUDA",
-      ok: versions.cuda_available,
-      required: false,
-      value: versions.cuda_available ? `CUDA ${versions.cuda_version ?? "?"}` : "not available (CPU only)",
-      ...(versions.cuda_available
-        ? {}
-        : {
-            problem: versions.cuda_version ? "torch has CUDA but sees no GPU" : "this torch is a CPU build",
-            fix: "for GPU training install a CUDA build of torch 2.13.0 into the venv and rerun with ARR_KEEP_TORCH=1 npm run setup:python",
-          }),
-    });
-    checks.push({
-      name: "GPUs",
-      ok: versions.gpus.length > 0,
-      required: false,
-      value:
-        versions.gpus.length > 0
-          ? `${versions.gpus.length}: ${versions.gpus.map((g) => `${g.name} (${gib(g.memory_bytes)})`).join(", ")}`
-          : "0",
-    });
+    // Without torch there is nothing to say about CUDA or GPUs beyond the torch failure above.
+    if (torchOk) {
+      checks.push({
+        name: "CUDA",
+        ok: versions.cuda_available,
+        required: false,
+        value: versions.cuda_available ? `CUDA ${versions.cuda_version ?? "?"}` : "not available (CPU only)",
+        ...(versions.cuda_available
+          ? {}
+          : {
+              problem: versions.cuda_version ? "torch has CUDA but sees no GPU" : "this torch is a CPU build",
+              fix: "for GPU training install a CUDA build of torch 2.13.0 into the venv and rerun with ARR_KEEP_TORCH=1 npm run setup:python",
+            }),
+      });
+      checks.push({
+        name: "GPUs",
+        ok: versions.gpus.length > 0,
+        required: false,
+        value:
+          versions.gpus.length > 0
+            ? `${versions.gpus.length}: ${versions.gpus.map((g) => `${g.name} (${gib(g.memory_bytes)})`).join(", ")}`
+            : "0",
+      });
+    }
     for (const name of ["diffusers", "transformers", "peft"] as const) {
       const v = versions[name];
       checks.push({
@@ -328,7 +340,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
         ok: v !== null,
         required: true,
         value: v,
-        ...(v === null ? { problem: `${name} is not installed`, fix: SETUP } : {}),
+        ...(v === null ? { problem: `${name} is not installed`, fix: setup } : {}),
       });
     }
     checks.push({
@@ -340,7 +352,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
         ? {}
         : {
             problem: versions.runtime_error ?? "does not import",
-            fix: `check ${pyRuntimeDir()} is intact; then ${SETUP}`,
+            fix: `check ${pyRuntimeDir()} is intact; then ${setup}`,
           }),
     });
   }

@@ -88,7 +88,7 @@ describe("arr config (subprocess)", () => {
     expect(result.stdout).toBe(`ok ${good}/base.yaml`);
     expect(result.stderr.split("\n")).toEqual([
       `invalid ${bad}/out-of-range.yaml:9:17 train.rpo.clip_range: expected a number < 1, got 2`,
-      `invalid ${bad}/syntax-error.yaml:5:3 YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]`,
+      `invalid ${bad}/syntax-error.yaml:4:10 YAML syntax error: this [ is never closed (Flow sequence in block collection must be sufficiently indented and end with a ])`,
     ]);
   });
 });

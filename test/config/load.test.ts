@@ -27,7 +27,11 @@ const corpus: [file: string, where: string, says: string[], shown?: string][] = 
   ["unknown-key-alias.yaml", ":5:5 train.optim.lerning_rate:", ['did you mean "lr"']],
   ["wrong-type.yaml", ":5:12 train.sampler.steps:", ['expected a number, got "eight"']],
   ["out-of-range.yaml", ":9:17 train.rpo.clip_range:", ["expected a number < 1, got 2"]],
-  ["syntax-error.yaml", ":5:3 YAML syntax error", ["5 |   tie_policy: zero", "\n        ^"]],
+  [
+    "syntax-error.yaml",
+    ":4:10 YAML syntax error: this [ is never closed",
+    ["4 |   order: [swap", "\n               ^"],
+  ],
   ["duplicate-key.yaml", ":4:3 duplicate key", ['"name"', "4 |   name: second"]],
   // the cycle closes in cycle-b.yaml, which extends the file being expanded
   ["cycle-a.yaml", ":1:10 extends:", ["cycle: ", "cycle-a.yaml -> ", "cycle-b.yaml -> "], "cycle-b.yaml"],

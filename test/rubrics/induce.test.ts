@@ -7,7 +7,8 @@ import { ImageEncodingSchema, InductionSchema, JudgeSchema } from "../../src/con
 import { AbortError, BudgetExceededError, RubricError, VlmError } from "../../src/errors.js";
 import { loadPairs, type PreferencePair } from "../../src/judge/pairs.js";
 import { CallCache } from "../../src/rubrics/call-cache.js";
-import { type InduceOptions, induceRubrics, induceZeroShot } from "../../src/rubrics/induce.js";
+import { type InduceOptions, induceRubrics } from "../../src/rubrics/induce.js";
+import { induceZeroShot } from "../../src/rubrics/zero-shot.js";
 import { UsageMeter } from "../../src/vlm/usage.js";
 import { BAD, criteriaReply, type FakeScript, FakeVlm, GOOD, withFiller } from "./support.js";
 

@@ -1,11 +1,8 @@
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AbortError, BridgeError } from "../../src/errors.js";
 import { type Bridge, createBridge } from "../../src/runtime/bridge.js";
-import { resolvePython } from "../../src/runtime/python.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const tsx = join(root, "node_modules", ".bin", "tsx");

@@ -6,7 +6,7 @@
 import { chmodSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CommanderError } from "commander";
+import { type Command, CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBridge } from "../../src/runtime/bridge.js";
 import { resolvePython } from "../../src/runtime/python.js";
@@ -33,9 +33,11 @@ async function help(args: string[]): Promise<string> {
   const { buildProgram } = await import("../../src/cli/main.js");
   let out = "";
   const program = buildProgram();
-  program.configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
-  for (const sub of program.commands)
-    sub.configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
+  const capture = (cmd: Command): void => {
+    cmd.configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
+    cmd.commands.forEach(capture);
+  };
+  capture(program);
   try {
     await program.parseAsync(["node", "arr", ...args]);
   } catch (error) {

@@ -330,6 +330,7 @@ class QwenEditAdapter:
     # --------------------------------------------------------------- decode
     @torch.no_grad()
     def decode(self, latents: Tensor) -> Tensor:
+        """Packed latents (B, L, C) -> images (B, 3, H, W) float32 in [0, 1] (the pipeline's decode)."""
         z = self.pipeline_class._unpack_latents(latents.float(), self.height, self.width, self.vae_scale_factor)
         z = z * self._lat_std.to(z.device) + self._lat_mean.to(z.device)
         vae_dtype = next(self.vae.parameters()).dtype
@@ -337,9 +338,9 @@ class QwenEditAdapter:
         return (img.float() / 2 + 0.5).clamp(0, 1)
 
 
-
-
-def load(model_cfg: dict[str, Any], sampler_cfg: dict[str, Any], device: torch.device, dtype: torch.dtype) -> QwenEditAdapter:
+def load(
+    model_cfg: dict[str, Any], sampler_cfg: dict[str, Any], device: torch.device, dtype: torch.dtype
+) -> QwenEditAdapter:
     """Load Qwen-Image-Edit-2509 (or a folder with its layout) from a local path or hub id.
 
     Subfolders: transformer/, vae/, text_encoder/, tokenizer/, processor/ (the VL image processor).

@@ -3,9 +3,12 @@
 It is written to a diffusers-style folder (transformer/, vae/, text_encoder/, tokenizer/, processor/,
 scheduler/, model_index.json) so that the adapter loads it through the same ``from_pretrained`` path
 as the real model; ``models.tiny.ensure_tiny("qwen-edit")`` caches that folder (``$ARR_CACHE`` or
-``py-runtime/.cache``) and ``qwen_edit.build_tiny`` calls :func:`save_tiny_qwen_edit`. Nothing is downloaded: the tokenizer is built in code (byte-level BPE without
-merges, so every text is encodable, plus the Qwen2 special tokens) and the image processor is the
-PIL one (torchvision is not installed and must not be).
+``py-runtime/.cache``) and ``qwen_edit.build_tiny`` calls :func:`save_tiny_qwen_edit`.
+
+Nothing is downloaded: the tokenizer is built in code (byte-level BPE without merges, so every text
+is encodable, plus the Qwen2 special tokens) and the image processor is the PIL one (torchvision is
+not installed and must not be). The VAE decoder is constructed rather than random (see
+:func:`construct_decoder`) so that pixels respond to the latents.
 """
 
 from __future__ import annotations
@@ -235,8 +238,7 @@ def construct_decoder(vae: torch.nn.Module, texture: float = 0.05, constant: flo
                 conv.weight[c, c, 1, 1] = 1.0
     dec.conv_out.weight.zero_()
     dec.conv_out.bias.zero_()
-    dim = dec.conv_out.weight.shape[1]
-    # after the head's RMS norm a signal s sits at about s * sqrt(dim) / constant
+    # after the head's RMS norm a signal s sits at about s * sqrt(channels) / constant, inside SiLU's monotonic range
     for c in range(3):
         dec.conv_out.weight[c, c, -1, 1, 1] = gain
 

@@ -11,13 +11,9 @@ import { displayPath } from "../../config/load.js";
 import { AbortError, UsageError } from "../../errors.js";
 import { loadPairs } from "../../judge/pairs.js";
 import { CallCache } from "../../rubrics/call-cache.js";
-import {
-  type InductionProgress,
-  type InductionResult,
-  induceRubrics,
-  induceZeroShot,
-} from "../../rubrics/induce.js";
+import { type InductionProgress, type InductionResult, induceRubrics } from "../../rubrics/induce.js";
 import { loadRubric, renderRubricMarkdown, saveRubric } from "../../rubrics/rubric.js";
+import { induceZeroShot } from "../../rubrics/zero-shot.js";
 import { openVlm } from "../../vlm/client.js";
 import { UsageMeter } from "../../vlm/usage.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
