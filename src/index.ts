@@ -17,9 +17,9 @@ export * from "./errors.js";
 export * from "./eval/adapters/index.js";
 export {
   type CompareOptions,
+  type CompareVariant,
   type ComparisonResult,
   type ComparisonRow,
-  type CompareVariant,
   compare,
   compareResults,
   formatComparisonTable,
@@ -30,7 +30,7 @@ export { bootstrapMean, type Interval, mcnemarExact, pairedBootstrapDifference }
 export type { EvalPair, JudgeLike, SkippedItem, VerdictLike } from "./eval/types.js";
 export * from "./judge/judge.js";
 export * from "./judge/pairs.js";
-export { parseVerdict, type ParseResult } from "./judge/parse.js";
+export { type ParseResult, parseVerdict } from "./judge/parse.js";
 export { TEMPLATE_VERSION } from "./judge/prompt.js";
 export * from "./judge/reward.js";
 export { type Referee, type RefereeOptions, startReferee } from "./referee/index.js";
@@ -50,8 +50,8 @@ export {
   type LoadedRubric,
   loadRubric,
   type Provenance,
-  RubricFileSchema,
   type RubricFile,
+  RubricFileSchema,
   renderRubricMarkdown,
   renderRubricText,
   rubricHash,
@@ -60,8 +60,14 @@ export {
 export { induceZeroShot, type ZeroShotOptions } from "./rubrics/zero-shot.js";
 export { type Bridge, type BridgeOptions, type CallOptions, createBridge } from "./runtime/bridge.js";
 export { type DoctorReport, probePythonVersions, runDoctor } from "./runtime/doctor.js";
-export { readSamplePrompts, type SampleOptions, type SamplePrompt, type SampleResult, sample } from "./runtime/sample.js";
+export {
+  readSamplePrompts,
+  type SampleOptions,
+  type SamplePrompt,
+  type SampleResult,
+  sample,
+} from "./runtime/sample.js";
+export { VERSION } from "./version.js";
 export * from "./vlm/client.js";
 export { type ImageInput, type PreparedImage, prepareImage } from "./vlm/images.js";
 export * from "./vlm/usage.js";
-export { VERSION } from "./version.js";

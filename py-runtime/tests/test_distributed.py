@@ -29,7 +29,10 @@ def _rank_main(rank: int, port: int, model_dir: str, out: str) -> None:
     from autorubric_runtime.checkpoint import save_checkpoint
     from autorubric_runtime.trainer import train_step
 
+    import time
+    t0 = time.time()
     info = D.init_distributed("gloo")
+    print("init", time.time() - t0, flush=True)
     try:
         results = {}
         for strategy in ("ddp", "fsdp"):
@@ -48,13 +51,17 @@ def _rank_main(rank: int, port: int, model_dir: str, out: str) -> None:
                 "ckpt": str(ckpt),
             }
             D.barrier(info)
+            print(strategy, time.time() - t0, flush=True)
         torch.save(results, Path(out) / f"rank{rank}.pt")
     finally:
         D.destroy(info)
 
 
 def test_two_gloo_ranks_hold_identical_lora_after_an_update(tiny_flux_dir: Path, tmp_path: Path) -> None:
-    mp.spawn(_rank_main, args=(_free_port(), str(tiny_flux_dir), str(tmp_path)), nprocs=2, join=True)
+    # fork: the children inherit the imported torch/diffusers (a spawn re-imports them: ~10 s each)
+    mp.start_processes(
+        _rank_main, args=(_free_port(), str(tiny_flux_dir), str(tmp_path)), nprocs=2, join=True, start_method="fork"
+    )
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=False)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=False)
 

@@ -186,10 +186,12 @@ export const ModelSchema = z
 
 export const LoraSchema = z
   .object({
-    rank: positiveInt().default(16),
-    alpha: z.number().positive().default(32),
-    dropout: probability().default(0),
-    targets: LoraTargetsSchema.default("attention"),
+    rank: positiveInt().default(16).describe("LoRA rank r (paper: 16 for FLUX, 32 for Qwen-Edit)"),
+    alpha: z.number().positive().default(32).describe("LoRA alpha; the update is scaled by alpha/rank"),
+    dropout: probability().default(0).describe("LoRA dropout probability"),
+    targets: LoraTargetsSchema.default("attention").describe(
+      "attention: to_q/to_k/to_v/to_out.0 (reference scripts); extended: also the MLP projections; or module names",
+    ),
     init_from: z.string().nullable().default(null).describe("start from an existing LoRA directory"),
   })
   .strict();
@@ -200,8 +202,8 @@ export const SamplerSchema = z
     eta: z.number().min(0).default(0.3).describe("SDE noise level (std = eta*sqrt(sigma - sigma_next))"),
     shift: z.number().positive().default(3).describe("static sigma shift"),
     guidance: z.number().nonnegative().default(3.5).describe("FLUX guidance embedding value"),
-    height: positiveInt().default(512),
-    width: positiveInt().default(512),
+    height: positiveInt().default(512).describe("image height in pixels (a multiple of 16)"),
+    width: positiveInt().default(512).describe("image width in pixels (a multiple of 16)"),
     candidates: z.number().int().min(2).max(8).default(2).describe("candidates sampled per prompt"),
     same_init_noise: z.boolean().default(true).describe("candidates of a prompt share their initial noise"),
     judged_image: z
@@ -227,18 +229,21 @@ export const RpoSchema = z
       .max(1)
       .default(1)
       .describe("fraction of transitions (last excluded) trained"),
-    win_reward: z.number().default(1),
-    lose_reward: z.number().default(-0.1),
+    win_reward: z.number().default(1).describe("advantage of the judged winner of a pair"),
+    lose_reward: z.number().default(-0.1).describe("advantage of the judged loser of a pair"),
   })
   .strict();
 
 export const OptimSchema = z
   .object({
-    lr: z.number().positive().default(5e-5),
-    weight_decay: z.number().nonnegative().default(1e-4),
-    betas: z.tuple([probability(), probability()]).default([0.9, 0.999]),
-    eps: z.number().positive().default(1e-8),
-    grad_clip: z.number().positive().default(1),
+    lr: z.number().positive().default(5e-5).describe("AdamW learning rate (paper: 5e-5 FLUX, 1e-5 Qwen-Edit)"),
+    weight_decay: z.number().nonnegative().default(1e-4).describe("AdamW weight decay"),
+    betas: z
+      .tuple([probability(), probability()])
+      .default([0.9, 0.999])
+      .describe("AdamW [beta1, beta2]"),
+    eps: z.number().positive().default(1e-8).describe("AdamW epsilon"),
+    grad_clip: z.number().positive().default(1).describe("max global gradient norm before each optimizer step"),
     warmup_steps: nonNegativeInt().default(0).describe("optimizer updates of linear warmup"),
     scheduler: z.enum(["constant_with_warmup"]).default("constant_with_warmup"),
   })
@@ -319,7 +324,10 @@ export const RunSchema = z
     name: z.string().min(1).default("arr-run"),
     output_dir: z.string().default("runs").describe("parent directory of run directories"),
     seed: z.number().int().default(42),
-    log_level: z.enum(["error", "warn", "info", "debug"]).default("info"),
+    log_level: z
+      .enum(["error", "warn", "info", "debug"])
+      .default("info")
+      .describe("how much the CLI logs to stderr"),
   })
   .strict();
 

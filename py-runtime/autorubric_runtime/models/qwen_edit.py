@@ -201,7 +201,16 @@ class QwenEditAdapter:
     def _template_prefix_length(self) -> int:
         """Tokens of the template before the user text (64 with the real Qwen2.5 tokenizer)."""
         prefix = self.prompt_template.split("{}")[0]
-        return len(self.tokenizer(prefix, add_special_tokens=False)["input_ids"])
+        n = len(self.tokenizer(prefix, add_special_tokens=False)["input_ids"])
+        pipeline_value = int(self.pipe.prompt_template_encode_start_idx)
+        if n != pipeline_value and len(self.tokenizer) > 100_000:
+            log.warning(
+                "template prefix is %d tokens with this tokenizer but the diffusers pipeline drops %d; "
+                "embeddings will differ from QwenImageEditPlusPipeline's",
+                n,
+                pipeline_value,
+            )
+        return n
 
     def encode(self, prompts: list[str], source_images: list[str] | None = None) -> QwenEditCondition:
         if source_images is None:
