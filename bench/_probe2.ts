@@ -10,5 +10,5 @@ try {
   console.log(await overhead(s, i1024, 1024, "max512", { max_side: 512 }, 20));
   console.log(await overhead(s, i512, 512, "jpeg", { format: "jpeg" }, 20));
   console.log(await throughput(s, i512, 200, 32, 320));
-  console.log(await throughput(s, i512, 200, 64, 640));
+  console.log(await throughput(s, i512, 1000, 32, 128));
 } finally { await s.close(); }

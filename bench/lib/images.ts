@@ -20,6 +20,9 @@ function rng(seed: number): () => number {
 }
 
 export async function photoLikePng(size: number, seed: number): Promise<Buffer> {
+  // Drawn at half size and upscaled: real photos are locally smooth, which is what PNG exploits.
+  const full = size;
+  size = Math.max(8, Math.round(size / 2));
   const next = rng(seed);
   const raw = Buffer.alloc(size * size * 3);
   const f = [1 + next() * 3, 1 + next() * 3, 1 + next() * 3];
@@ -34,12 +37,14 @@ export async function photoLikePng(size: number, seed: number): Promise<Buffer> 
           128 +
           70 * Math.sin(6.28 * (f[c] as number) * u + (ph[c] as number)) * Math.cos(6.28 * v * (c + 1)) +
           8 * Math.sin(60 * u + 40 * v + c);
-        raw[o + c] = Math.max(0, Math.min(255, Math.round(base + (next() - 0.5) * 6)));
+        raw[o + c] = Math.max(0, Math.min(255, Math.round(base + (next() - 0.5) * 16)));
       }
     }
   }
   return sharp(raw, { raw: { width: size, height: size, channels: 3 } })
-    .png()
+    .resize(full, full, { kernel: "cubic" })
+    // Adaptive filtering, as PIL (which writes the trainer's images) does.
+    .png({ adaptiveFiltering: true })
     .toBuffer();
 }
 

@@ -29,10 +29,7 @@ def _rank_main(rank: int, port: int, model_dir: str, out: str) -> None:
     from autorubric_runtime.checkpoint import save_checkpoint
     from autorubric_runtime.trainer import train_step
 
-    import time
-    t0 = time.time()
     info = D.init_distributed("gloo")
-    print("init", time.time() - t0, flush=True)
     try:
         results = {}
         for strategy in ("ddp", "fsdp"):
@@ -51,7 +48,6 @@ def _rank_main(rank: int, port: int, model_dir: str, out: str) -> None:
                 "ckpt": str(ckpt),
             }
             D.barrier(info)
-            print(strategy, time.time() - t0, flush=True)
         torch.save(results, Path(out) / f"rank{rank}.pt")
     finally:
         D.destroy(info)
@@ -71,7 +67,8 @@ def test_two_gloo_ranks_hold_identical_lora_after_an_update(tiny_flux_dir: Path,
     # the step did something, with both ranks' samples in it (metrics are reduced over ranks)
     assert any(float(v.abs().sum()) > 0 for k, v in ddp0.items() if "lora_B" in k)
     assert r0["ddp"]["metrics"]["samples"] == 2 * 2 * 2 and r0["ddp"]["metrics"] == r1["ddp"]["metrics"]
-    assert r1["ddp"]["full"] is None and all(torch.equal(r0["ddp"]["full"][k], ddp0[k.removeprefix("module.")] if k in ddp0 else ddp0["module." + k]) for k in r0["ddp"]["full"])
+    assert r1["ddp"]["full"] is None
+    assert all(torch.equal(v, ddp0["module." + k]) for k, v in r0["ddp"]["full"].items())  # gathered == live
 
     # FSDP: the gathered full LoRA equals DDP's result (same start, same data, same RNG streams)
     full = r0["fsdp"]["full"]

@@ -236,14 +236,19 @@ export const RpoSchema = z
 
 export const OptimSchema = z
   .object({
-    lr: z.number().positive().default(5e-5).describe("AdamW learning rate (paper: 5e-5 FLUX, 1e-5 Qwen-Edit)"),
+    lr: z
+      .number()
+      .positive()
+      .default(5e-5)
+      .describe("AdamW learning rate (paper: 5e-5 FLUX, 1e-5 Qwen-Edit)"),
     weight_decay: z.number().nonnegative().default(1e-4).describe("AdamW weight decay"),
-    betas: z
-      .tuple([probability(), probability()])
-      .default([0.9, 0.999])
-      .describe("AdamW [beta1, beta2]"),
+    betas: z.tuple([probability(), probability()]).default([0.9, 0.999]).describe("AdamW [beta1, beta2]"),
     eps: z.number().positive().default(1e-8).describe("AdamW epsilon"),
-    grad_clip: z.number().positive().default(1).describe("max global gradient norm before each optimizer step"),
+    grad_clip: z
+      .number()
+      .positive()
+      .default(1)
+      .describe("max global gradient norm before each optimizer step"),
     warmup_steps: nonNegativeInt().default(0).describe("optimizer updates of linear warmup"),
     scheduler: z.enum(["constant_with_warmup"]).default("constant_with_warmup"),
   })

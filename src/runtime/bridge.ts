@@ -70,6 +70,8 @@ type PyFunction = (...args: unknown[]) => Promise<unknown>;
 
 let pythonia: PythoniaModule | null = null;
 let active: BridgeImpl | null = null;
+// Set while a bridge is being created, so two concurrent createBridge() calls cannot share pythonia.
+let starting = false;
 
 /** Sets `vars` in `process.env` while `fn` runs, then restores the previous values. */
 async function withProcessEnv<T>(vars: Record<string, string>, fn: () => Promise<T> | T): Promise<T> {
@@ -338,7 +340,7 @@ function parseReply<T>(op: string, text: unknown): T {
  * process (pythonia holds a single interpreter); close it before creating another.
  */
 export async function createBridge(options: BridgeOptions = {}): Promise<Bridge> {
-  if (active?.alive) {
+  if (active?.alive || starting) {
     throw new BridgeError("a Python bridge is already open in this process", {
       pythonType: "BridgeBusy",
       hint: "reuse the open bridge or close() it first; pythonia runs one interpreter per Node process",
@@ -348,9 +350,14 @@ export async function createBridge(options: BridgeOptions = {}): Promise<Bridge>
   const python = resolvePython(
     options.python === undefined ? process.env : { ARR_PYTHON: options.python },
   ).path;
-  const mod = await spawnPython(python, options.env ?? {});
-  const bridge = new BridgeImpl(mod, python, options.timeoutMs);
-  active = bridge;
-  await bridge.start(options.startTimeoutMs ?? 60_000);
-  return bridge;
+  starting = true;
+  try {
+    const mod = await spawnPython(python, options.env ?? {});
+    const bridge = new BridgeImpl(mod, python, options.timeoutMs);
+    active = bridge;
+    await bridge.start(options.startTimeoutMs ?? 60_000);
+    return bridge;
+  } finally {
+    starting = false;
+  }
 }

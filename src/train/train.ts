@@ -16,10 +16,9 @@ import type { Config, TrainConfig } from "../config/schema.js";
 import { ConfigError, TrainingError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
 import { type LoadedRubric, loadRubric } from "../rubrics/rubric.js";
-import { probePythonVersions } from "../runtime/doctor.js";
 import { pythonEnv, resolvePython } from "../runtime/python.js";
 import { launchWorkers } from "../runtime/torchrun.js";
-import { openVlm } from "../vlm/client.js";
+import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
 import { loadPromptDataset } from "./datasets.js";
 import type { TrainProgress } from "./progress.js";
@@ -30,7 +29,14 @@ import {
   type ServiceStats,
   startRewardService,
 } from "./reward-service.js";
-import { createRunDir, openRunDir, type RunPaths, writeManifest, writePrompts } from "./run-dir.js";
+import {
+  createRunDir,
+  openRunDir,
+  probeRuntimeVersions,
+  type RunPaths,
+  writeManifest,
+  writePrompts,
+} from "./run-dir.js";
 
 export interface TrainOptions {
   /** The resolved config (from `loadConfig`). */
@@ -46,6 +52,13 @@ export interface TrainOptions {
   killSignal?: AbortSignal;
   /** Judge override (tests inject a deterministic judge). Default: the config's VLM under its rubric. */
   judge?: PairJudge;
+  /**
+   * An already opened VLM to judge with (e.g. the demo's referee, started once); the caller closes
+   * it. Default: `openVlm(config)`, closed when the run ends.
+   */
+  vlm?: OpenedVlm;
+  /** Create the new run exactly in this directory (it must not exist yet or be empty). */
+  runDir?: string;
   onProgress?: (progress: TrainProgress) => void;
   /** Worker log lines and controller notices. */
   onLog?: (line: string) => void;
@@ -69,7 +82,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const config = options.config ?? opened?.config;
   if (!config) throw new ConfigError("train() needs a config or a run directory to resume");
   const trainConfig = requireTrain(config);
-  const paths = opened ? opened.paths : await createRunDir(config);
+  const paths = opened ? opened.paths : await createRunDir(config, { dir: options.runDir });
   // A resume may change fields (a larger max_steps): the stored config always says what ran last.
   if (opened && options.config) await writeFile(paths.config, YAML.stringify(config));
   if (!opened || !existsSync(paths.prompts)) {
@@ -80,13 +93,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const env = pythonEnv();
   await writeManifest(paths, {
     config,
-    python: { path: python.path, versions: await probePythonVersions(python.path, env) },
+    python: { path: python.path, versions: await probeRuntimeVersions(python.path, env) },
     rubricHash: rubric?.hash ?? null,
   });
 
   // 2. judge and reward service
   const meter = new UsageMeter({ budget: config.judge.budget, price: config.vlm?.price ?? null });
-  const vlm = options.judge ? null : await openVlm(config, { meter });
+  // An injected VLM belongs to the caller; one opened here is closed here.
+  const ownVlm = options.judge || options.vlm ? null : await openVlm(config, { meter });
+  const vlm = options.judge ? null : (options.vlm ?? ownVlm);
   const judge = options.judge ?? trainingJudge(config, rubric, vlm, meter);
   let lastMetrics: Record<string, unknown> | null = null;
   let updates = 0;
@@ -175,7 +190,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     options.signal?.removeEventListener("abort", onStop);
     options.killSignal?.removeEventListener("abort", onKill);
     await service.close();
-    await vlm?.close();
+    await ownVlm?.close();
   }
   const totals = meter.totals;
   const result: TrainResult = {
@@ -207,10 +222,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 function trainingJudge(
   config: Config,
   rubric: LoadedRubric | null,
-  vlm: Awaited<ReturnType<typeof openVlm>> | null,
+  vlm: OpenedVlm | null,
   meter: UsageMeter,
 ): PairJudge {
-  if (!vlm || !config.vlm) {
+  if (!vlm) {
     throw new ConfigError(
       "training needs a judge: set the vlm section (or use the tiny-cpu preset's referee)",
     );
@@ -218,7 +233,7 @@ function trainingJudge(
   return createJudge({
     vlm: vlm.client,
     config: config.judge,
-    image: config.vlm.image,
+    image: vlm.config.image,
     rubric: rubric ? { text: rubric.text, hash: rubric.hash } : null,
     cacheDir: config.judge.cache_dir,
     meter,

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildJudgeMessages, RANK_SCHEMA } from "../../src/judge/prompt.js";
+import { buildJudgeMessages, buildReaskMessage, RANK_SCHEMA } from "../../src/judge/prompt.js";
 import { type Referee, startReferee } from "../../src/referee/index.js";
 import { recognise, THEMES, VOCABULARY } from "../../src/referee/vocabulary.js";
 import {
@@ -272,6 +272,31 @@ describe("referee over HTTP", () => {
       "Layout",
       "Other criteria",
     ]);
+  });
+
+  it("answers Chinese templates in Chinese, and reads the rubric again in a re-ask", async () => {
+    const zh = generationRequest({
+      task: "t2i",
+      language: "zh",
+      count: 3,
+      prompt: "黄昏的灯塔",
+      images: { candidates: [cool, warm] },
+      labelRank: [2, 1],
+    });
+    const { raw, content } = await ask(zh);
+    expect(parseCriteriaReply(raw, 3).ok, raw).toBe(true);
+    for (const c of content.criteria as string[]) expect(c).toMatch(/[\u4e00-\u9fff]/);
+
+    const first = judgeRequest([cool, warm], "1. 整体色调偏暖。");
+    const reask: VlmRequest = {
+      ...first,
+      messages: [
+        ...first.messages,
+        { role: "assistant", content: '{"rank": [1, 1]}' },
+        buildReaskMessage(2, "en", "a tie"),
+      ],
+    };
+    expect((await ask(reask, false)).content.rank).toEqual([2, 1]);
   });
 
   it("refuses a request it cannot read with a 400 that says why", async () => {
