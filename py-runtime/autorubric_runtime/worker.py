@@ -179,8 +179,13 @@ def build_state(cfg: RunCfg, info: D.DistInfo, reward: RewardFn, writer: SampleW
     from autorubric_runtime.lora import attach_lora, load_lora
     from autorubric_runtime.models.base import load_adapter
 
+    model_cfg = cfg.section("model")
+    if cfg.distributed.strategy == "fsdp" and info.active and model_cfg["dtype"] == "auto":
+        # FSDP1 flattens each block into one tensor of one dtype, and the LoRA is fp32: keep the base in
+        # fp32 too and let FSDP mixed precision compute in bf16 (the usual FSDP recipe)
+        model_cfg["dtype"] = "float32"
     with D.rank_zero_first(info):  # a tiny model is built once into the cache by rank 0
-        adapter = load_adapter(cfg.section("model"), cfg.section("sampler"), info.device)
+        adapter = load_adapter(model_cfg, cfg.section("sampler"), info.device)
     attach_lora(adapter.transformer, cfg.section("lora"))
     if cfg.gradient_checkpointing and hasattr(adapter.transformer, "enable_gradient_checkpointing"):
         adapter.transformer.enable_gradient_checkpointing()

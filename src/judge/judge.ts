@@ -12,7 +12,15 @@ import { createHash } from "node:crypto";
 import type { ImageEncoding, JudgeConfig, Task } from "../config/schema.js";
 import { AbortError, ArrError, BudgetExceededError, RubricError } from "../errors.js";
 import type { ChatMessage, VlmClient } from "../vlm/client.js";
-import { encodingKey, type ImageInput, type PreparedImage, prepareImage } from "../vlm/images.js";
+import {
+  encodingKey,
+  hashBytes,
+  type ImageInput,
+  type PreparedImage,
+  type PrepareOptions,
+  prepareImage,
+  readImageBytes,
+} from "../vlm/images.js";
 import { type TokenUsage, UsageMeter } from "../vlm/usage.js";
 import { type CachedOrder, cacheKey, VerdictCache } from "./cache.js";
 import type { PreferencePair } from "./pairs.js";
@@ -189,6 +197,32 @@ function sameRanking(a: readonly number[], b: readonly number[]): boolean {
 
 const ZERO_USAGE: TokenUsage = { promptTokens: 0, completionTokens: 0 };
 
+/**
+ * An image whose cache identity (the hash of its bytes) is known before it is encoded: a cache hit
+ * must not pay for decoding, resizing and re-encoding (measured in bench/: a fully cached pass over
+ * 1024 px pairs at max_side 512 cost about as much as the first one).
+ */
+interface LazyImage {
+  hash: string;
+  prepared(): Promise<PreparedImage>;
+}
+
+async function lazyImage(
+  input: ImageInput,
+  encoding: ImageEncoding,
+  options: PrepareOptions,
+): Promise<LazyImage> {
+  const bytes = await readImageBytes(input, options);
+  let once: Promise<PreparedImage> | null = null;
+  return {
+    hash: hashBytes(bytes),
+    prepared: () => {
+      once ??= prepareImage(input, encoding, { ...options, bytes });
+      return once;
+    },
+  };
+}
+
 export function createJudge(options: CreateJudgeOptions): Judge {
   const { vlm, config, image } = options;
   const rubric = options.rubric ?? null;
@@ -225,11 +259,15 @@ export function createJudge(options: CreateJudgeOptions): Judge {
   async function ask(
     task: Task,
     prompt: string,
-    shown: PreparedImage[],
-    source: PreparedImage | undefined,
+    lazyShown: LazyImage[],
+    lazySource: LazyImage | undefined,
     signal: AbortSignal | undefined,
   ): Promise<CachedOrder> {
-    const n = shown.length;
+    const n = lazyShown.length;
+    const [shown, source] = await Promise.all([
+      Promise.all(lazyShown.map((s) => s.prepared())),
+      lazySource?.prepared(),
+    ]);
     const messages = buildJudgeMessages({
       task,
       language: config.language,
@@ -283,12 +321,12 @@ export function createJudge(options: CreateJudgeOptions): Judge {
   async function runOrder(
     task: Task,
     prompt: string,
-    images: PreparedImage[],
-    source: PreparedImage | undefined,
+    images: LazyImage[],
+    source: LazyImage | undefined,
     permutation: number[],
     signal: AbortSignal | undefined,
   ): Promise<OrderVerdict> {
-    const shown = permutation.map((i) => images[i] as PreparedImage);
+    const shown = permutation.map((i) => images[i] as LazyImage);
     const key = cacheKey({
       model: vlm.model,
       template: TEMPLATE_VERSION,
@@ -359,11 +397,11 @@ export function createJudge(options: CreateJudgeOptions): Judge {
     if (signal?.aborted) throw new AbortError("comparison cancelled");
     const task: Task = input.task ?? (input.sourceImage != null ? "edit" : config.task);
     const prep = { ...(signal ? { signal } : {}) };
-    // Every image is read and encoded once, whatever the number of orders.
+    // Every image is read once and encoded at most once (only on a cache miss), whatever the orders.
     const [images, source] = await Promise.all([
-      Promise.all(input.candidates.map((c) => prepareImage(c, image, { ...prep, role: "candidate" }))),
+      Promise.all(input.candidates.map((c) => lazyImage(c, image, { ...prep, role: "candidate" }))),
       input.sourceImage != null
-        ? prepareImage(input.sourceImage, image, { ...prep, role: "source" })
+        ? lazyImage(input.sourceImage, image, { ...prep, role: "source" })
         : undefined,
     ]);
     const policy = input.order ?? config.order;

@@ -148,15 +148,25 @@ class BridgeImpl implements Bridge {
     this.proc = proc;
     this.pid = proc.pid;
     this.exited = new Promise((resolve) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) resolve();
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        // Died before we could listen (a non-Python binary, say): fail every call from now on.
+        this.onExit(proc.exitCode, proc.signalCode);
+        resolve();
+        return;
+      }
       proc.once("exit", (code, signal) => {
         this.onExit(code, signal);
         resolve();
       });
     });
     // An IPC write to a dead child is reported as an 'error' event; unhandled, it would crash Node.
-    proc.on("error", (error) => {
-      this.onExit(null, null, error);
+    proc.on("error", (error: NodeJS.ErrnoException) => {
+      // A broken pipe means the child is going away: its exit event says how, so prefer that, and
+      // fall back to the pipe error only if no exit event follows.
+      const dying =
+        error.code === "EPIPE" || error.code === "ERR_IPC_CHANNEL_CLOSED" || error.code === "ECONNRESET";
+      if (dying) setTimeout(() => this.onExit(null, null, error), 1000).unref();
+      else this.onExit(null, null, error);
     });
     process.once("exit", this.killOnExit);
   }

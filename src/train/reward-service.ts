@@ -10,6 +10,7 @@
  * workers checkpoint and exit cleanly instead of training on nothing.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import pLimit from "p-limit";
@@ -142,6 +143,8 @@ export async function startRewardService(options: RewardServiceOptions): Promise
   const limit = pLimit(options.concurrency ?? 16);
   const outageThreshold = options.outageThreshold ?? 8;
   const abort = new AbortController();
+  // Every judgement in flight listens on this one signal.
+  setMaxListeners(0, abort.signal);
   const pending = new Map<string, Pending>();
   const stats: ServiceStats = {
     submitted: 0,

@@ -14,8 +14,9 @@
  * ```
  */
 import { execFileSync } from "node:child_process";
+import { execa } from "execa";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import YAML from "yaml";
@@ -57,12 +58,28 @@ export function runPaths(dir: string): RunPaths {
   };
 }
 
-/** A fresh, unique run directory under `run.output_dir`. */
-export async function createRunDir(config: Config, now: Date = new Date()): Promise<RunPaths> {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
-  const base = resolve(config.run.output_dir, `${config.run.name}-${stamp}`);
-  let dir = base;
-  for (let i = 1; existsSync(dir); i++) dir = `${base}-${i}`;
+/**
+ * A fresh run directory: `dir` when given (it must not exist yet, or be empty), else a unique
+ * `<run.output_dir>/<run.name>-<time>`.
+ */
+export async function createRunDir(
+  config: Config,
+  options: { dir?: string | undefined; now?: Date } = {},
+): Promise<RunPaths> {
+  let dir: string;
+  if (options.dir) {
+    dir = resolve(options.dir);
+    if (existsSync(dir) && (await readdir(dir)).length > 0) {
+      throw new CheckpointError(`${dir} already exists and is not empty`, {
+        hint: "pick a new directory, or continue that run with `arr train --resume DIR`",
+      });
+    }
+  } else {
+    const stamp = runStamp(options.now ?? new Date());
+    const base = resolve(config.run.output_dir, `${config.run.name}-${stamp}`);
+    dir = base;
+    for (let i = 1; existsSync(dir); i++) dir = `${base}-${i}`;
+  }
   const paths = runPaths(dir);
   await mkdir(paths.checkpoints, { recursive: true });
   await mkdir(paths.samples, { recursive: true });
@@ -86,6 +103,11 @@ export async function openRunDir(dir: string): Promise<{ paths: RunPaths; config
     });
   }
   return { paths, config: parsed.data };
+}
+
+/** `20261129T111243`: the UTC time stamp run directories are named with. */
+export function runStamp(now: Date): string {
+  return now.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
 }
 
 export async function writePrompts(paths: RunPaths, rows: PromptRow[]): Promise<void> {
@@ -139,5 +161,58 @@ function gitCommit(): { commit: string | null; dirty: boolean | null } {
     return { commit, dirty };
   } catch {
     return { commit: null, dirty: null };
+  }
+}
+
+/** Versions of the runtime's packages and the GPUs, as the manifest records them. */
+export interface RuntimeVersions {
+  python: string | null;
+  packages: Record<string, string | null>;
+  /** `nvidia-smi` names and memory; empty without NVIDIA GPUs (or without the tool). */
+  gpus: string[];
+  error?: string;
+}
+
+// Package metadata only: importing torch and diffusers to ask their versions costs ~15 s on 2 CPU
+// cores, before any worker has started.
+const VERSIONS_PROBE = `
+import json, platform, importlib.metadata as m
+out = {}
+for name in ("torch", "diffusers", "transformers", "peft", "safetensors", "accelerate", "numpy"):
+    try:
+        out[name] = m.version(name)
+    except m.PackageNotFoundError:
+        out[name] = None
+print(json.dumps({"python": platform.python_version(), "packages": out}))
+`;
+
+/**
+ * Python and package versions (from package metadata, without importing them) and the GPUs. Never
+ * throws: a manifest with an error note is better than no run.
+ */
+export async function probeRuntimeVersions(
+  python: string,
+  env: NodeJS.ProcessEnv,
+): Promise<RuntimeVersions> {
+  const [py, smi] = await Promise.all([
+    execa(python, ["-c", VERSIONS_PROBE], { env, extendEnv: false, reject: false, timeout: 30_000 }),
+    execa("nvidia-smi", ["--query-gpu=name,memory.total", "--format=csv,noheader"], {
+      reject: false,
+      timeout: 10_000,
+    }),
+  ]);
+  const gpus =
+    smi.exitCode === 0
+      ? String(smi.stdout)
+          .split("\n")
+          .map((l) => l.trim())
+          .filter(Boolean)
+      : [];
+  try {
+    const parsed = JSON.parse(String(py.stdout)) as Pick<RuntimeVersions, "python" | "packages">;
+    return { ...parsed, gpus };
+  } catch {
+    const tail = String(py.stderr ?? "").trim().split("\n").slice(-2).join(" | ");
+    return { python: null, packages: {}, gpus, error: `version probe failed (exit ${py.exitCode}): ${tail}` };
   }
 }

@@ -35,6 +35,8 @@ export interface PrepareOptions {
   signal?: AbortSignal;
   /** Transport for http(s) URLs (tests). */
   fetch?: typeof fetch;
+  /** The input's bytes when the caller has already read them (saves a second read or download). */
+  bytes?: Buffer;
 }
 
 /** Largest image accepted from a URL or file (bytes): a guard against pulling a huge file into memory. */
@@ -137,7 +139,7 @@ export async function prepareImage(
   options: PrepareOptions = {},
 ): Promise<PreparedImage> {
   const source = describeImage(input);
-  const bytes = await readImageBytes(input, options);
+  const bytes = options.bytes ?? (await readImageBytes(input, options));
   if (bytes.length === 0)
     throw new ImageError(`image ${source} is empty`, { source, hint: "regenerate or replace the file" });
   const hash = hashBytes(bytes);
