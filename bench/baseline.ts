@@ -33,7 +33,9 @@ export interface BaselineEnv {
 export async function ensureBaselineVenv(log: (line: string) => void): Promise<BaselineEnv> {
   const python = join(VENV, "bin", "python");
   const check = async () =>
-    (await execa(python, ["-c", "import openai; print(openai.__version__)"], { reject: false })).stdout.trim();
+    (
+      await execa(python, ["-c", "import openai; print(openai.__version__)"], { reject: false })
+    ).stdout.trim();
   if (existsSync(python) && (await check()) === OPENAI_PY_VERSION) {
     return { python, client: `openai-python ${OPENAI_PY_VERSION}`, useUrllib: false };
   }
@@ -41,9 +43,13 @@ export async function ensureBaselineVenv(log: (line: string) => void): Promise<B
   const base = process.env.BENCH_PYTHON ?? "python3";
   try {
     await execa(base, ["-m", "venv", VENV]);
-    await execa(python, ["-m", "pip", "install", "-q", "--disable-pip-version-check", `openai==${OPENAI_PY_VERSION}`], {
-      timeout: 300_000,
-    });
+    await execa(
+      python,
+      ["-m", "pip", "install", "-q", "--disable-pip-version-check", `openai==${OPENAI_PY_VERSION}`],
+      {
+        timeout: 300_000,
+      },
+    );
     if ((await check()) === OPENAI_PY_VERSION) {
       return { python, client: `openai-python ${OPENAI_PY_VERSION}`, useUrllib: false };
     }

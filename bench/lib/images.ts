@@ -41,11 +41,13 @@ export async function photoLikePng(size: number, seed: number): Promise<Buffer> 
       }
     }
   }
-  return sharp(raw, { raw: { width: size, height: size, channels: 3 } })
-    .resize(full, full, { kernel: "cubic" })
-    // Adaptive filtering, as PIL (which writes the trainer's images) does.
-    .png({ adaptiveFiltering: true })
-    .toBuffer();
+  return (
+    sharp(raw, { raw: { width: size, height: size, channels: 3 } })
+      .resize(full, full, { kernel: "cubic" })
+      // Adaptive filtering, as PIL (which writes the trainer's images) does.
+      .png({ adaptiveFiltering: true })
+      .toBuffer()
+  );
 }
 
 /** Writes `count` distinct images of `size` px to `dir`; returns their paths. */

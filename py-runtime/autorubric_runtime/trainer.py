@@ -142,7 +142,7 @@ class TrainState:
     data: PromptStream
     info: D.DistInfo
     sample_gen: torch.Generator  # initial and SDE noise (per rank)
-    select_gen: torch.Generator  # trained-timestep subsets (same on every rank)
+    select_gen: torch.Generator  # trained-timestep subsets (per rank)
     write_images: ImageWriter | None = None
     reference: Callable[[], contextlib.AbstractContextManager] | None = None  # LoRA scaled to zero
     update: int = 0  # optimizer updates done
@@ -205,7 +205,7 @@ def build_train_state(
         data=PromptStream(rows, cfg.seed, cfg.dataset.shuffle),
         info=info,
         sample_gen=torch.Generator().manual_seed(cfg.sampler.seed + 7919 * info.rank),
-        select_gen=torch.Generator().manual_seed(cfg.seed + 104_729),
+        select_gen=torch.Generator().manual_seed(cfg.seed + 104_729 + 7919 * info.rank),
         write_images=write_images,
         reference=reference,
     )

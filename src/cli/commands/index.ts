@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { register as registerConfig } from "./config.js";
+import { register as registerDemo } from "./demo.js";
 import { register as registerDoctor } from "./doctor.js";
 import { register as registerEval } from "./eval.js";
 import { register as registerJudge } from "./judge.js";
@@ -12,6 +13,7 @@ import { register as registerWinrate } from "./winrate.js";
 /** Every command module exports `register(program)`; add new ones here (one line each). */
 export function registerCommands(program: Command): void {
   registerConfig(program);
+  registerDemo(program);
   registerJudge(program);
   registerDoctor(program);
   registerEval(program);

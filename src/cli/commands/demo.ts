@@ -1,0 +1,95 @@
+/**
+ * `arr demo`: the main job on the embedded default (tiny-cpu), offline and on CPU: referee, rubric
+ * induction from the bundled seeds, judge evaluation with vs without the rubric, RPO training of the
+ * tiny FLUX on 2 CPU workers, and the trained LoRA's win rate over the base model (src/demo/demo.ts).
+ * Progress goes to stderr; the summary with paths goes to stdout.
+ */
+import { relative } from "node:path";
+import type { Command } from "commander";
+import { type DemoResult, runDemo } from "../../demo/demo.js";
+import { progressPrinter } from "../../train/progress.js";
+import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
+
+interface DemoFlags extends ConfigOptions {
+  out?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith("..") ? path : rel;
+}
+
+export function formatDemoSummary(r: DemoResult): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const w = r.winrate;
+  const lines = [
+    "",
+    "autorubric demo: done",
+    `  judge:      ${r.judge.ruleBased ? "offline referee (rule-based reference judge, NOT a VLM)" : r.judge.model}`,
+    `  rubric:     ${r.rubric.criteria} criteria in ${r.rubric.themes} themes, ${r.rubric.passed}/${r.rubric.pairs} seed pairs verified -> ${shown(r.rubric.file)}`,
+    `  judge eval: held-out pair accuracy ${pct(r.evaluation.direct)} without the rubric, ${pct(r.evaluation.withRubric)} with it -> ${shown(r.evaluation.report)}`,
+    `  training:   ${r.training.updates} RPO updates${r.training.stopReason ? ` (stopped early: ${r.training.stopReason})` : ""} -> ${shown(r.training.runDir)}`,
+    w
+      ? `  LEARNING:   the trained LoRA beats the base model in ${pct(w.rate)} of ${w.prompts} held-out prompts (95% CI ${pct(w.interval.low)}-${pct(w.interval.high)}; same seeds, both orders, same judge)`
+      : "  LEARNING:   not measured (no checkpoint was written)",
+    `  report:     ${shown(r.files.report)}`,
+    `  summary:    ${shown(r.files.summary)}`,
+    `  time:       ${r.seconds.total.toFixed(0)} s`,
+    "",
+  ];
+  return lines.join("\n");
+}
+
+async function run(flags: DemoFlags): Promise<void> {
+  const printer = progressPrinter();
+  const stop = new AbortController();
+  const kill = new AbortController();
+  const onSignal = () => {
+    if (!stop.signal.aborted) {
+      printer.log("interrupted: checkpointing, then stopping (press Ctrl-C again to kill the workers)");
+      stop.abort();
+    } else kill.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    // Default: the embedded tiny-cpu preset; --config/--preset/--set work as everywhere else.
+    const { config } = await resolveConfigFromOptions(flags);
+    const result = await runDemo({
+      config,
+      ...(flags.out ? { outputDir: flags.out } : {}),
+      signal: stop.signal,
+      killSignal: kill.signal,
+      ...(flags.quiet
+        ? {}
+        : {
+            onStage: (_stage, message) => printer.log(`==> ${message}`),
+            onTrainProgress: printer.update,
+            onLog: (line) => {
+              // Worker chatter stays in the run directory's logs; errors and checkpoints are shown.
+              if (/error|Traceback|checkpoint saved|stopping/i.test(line)) printer.log(line);
+            },
+          }),
+    });
+    printer.done();
+    process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : formatDemoSummary(result));
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+export function register(program: Command): void {
+  addConfigOptions(
+    program
+      .command("demo")
+      .description(
+        "the whole pipeline offline on CPU: referee judge (rule-based, not a VLM), rubric induction, judge evaluation, RPO of a tiny FLUX, win rate vs base",
+      )
+      .option("-o, --out <dir>", "parent directory of the demo directory (default: run.output_dir)")
+      .option("--json", "print the result as JSON")
+      .option("-q, --quiet", "no progress output"),
+  ).action((flags: DemoFlags) => run(flags));
+}
