@@ -8,7 +8,7 @@
  *   npm run bench -- --quick             fewer pairs and steps (a smoke run; figures are noisier)
  *   npm run bench -- --no-write          print the JSON, leave RESULTS.md alone
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -32,6 +32,8 @@ export interface BenchResults {
   machine: Record<string, unknown>;
   /** 1-minute load average before and after each section (other work on the machine skews wall times). */
   load: Record<string, [number, number]>;
+  /** When each section was measured (a partial run keeps older sections). */
+  sections: Record<string, string>;
   judge?: { throughput: ThroughputRow[]; overhead: OverheadRow[]; transport: TransportResult };
   baseline?: { latencyMs: number; imageSize: number; rows: SideBySideRow[] };
   bridge?: BridgeResult;
@@ -85,6 +87,7 @@ async function main(): Promise<void> {
     quick,
     machine: await machine(),
     load: {},
+    sections: {},
     durationS: 0,
   };
   const work = await mkdtemp(join(tmpdir(), "arr-bench-"));
@@ -95,6 +98,7 @@ async function main(): Promise<void> {
     const s0 = performance.now();
     await fn();
     results.load[name] = [before, loadavg()[0] as number];
+    results.sections[name] = new Date().toISOString();
     log(`${name}: done in ${((performance.now() - s0) / 1000).toFixed(0)} s`);
   };
   const server = await startServerProcess();
@@ -162,12 +166,23 @@ async function main(): Promise<void> {
     await rm(work, { recursive: true, force: true });
   }
   results.durationS = (performance.now() - t0) / 1000;
-  const json = `${JSON.stringify(results, null, 2)}\n`;
   if (argv.includes("--no-write")) {
-    process.stdout.write(json);
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
     return;
   }
-  await writeFile(join(HERE, "results.json"), json);
+  const file = join(HERE, "results.json");
+  if (only.size < 4 && existsSync(file)) {
+    // A partial run keeps the other sections of the previous full run (their dates in `sections`).
+    const prev = JSON.parse(readFileSync(file, "utf8")) as BenchResults;
+    for (const k of ["judge", "baseline", "bridge", "train"] as const) {
+      if (!only.has(k) && prev[k] !== undefined) {
+        (results as unknown as Record<string, unknown>)[k] = prev[k];
+        results.sections[k] = prev.sections?.[k] ?? prev.date;
+        if (prev.load[k]) results.load[k] = prev.load[k];
+      }
+    }
+  }
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(join(HERE, "RESULTS.md"), renderResults(results));
   log(`wrote bench/results.json and bench/RESULTS.md in ${results.durationS.toFixed(0)} s`);
 }

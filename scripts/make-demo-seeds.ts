@@ -9,6 +9,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import sharp from "sharp";
+import { seededRng } from "../src/random.js";
 
 /** Look of one synthetic image. */
 export interface SwatchStyle {
@@ -48,18 +49,6 @@ const PROMPTS = [
   "a loaf of bread on a kitchen counter",
 ];
 
-/** mulberry32: a tiny seeded PRNG, so the assets are reproducible byte for byte. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Renders one swatch: a diagonal gradient plus a disc, tinted by warmth, stretched by contrast. */
 export async function renderSwatch(style: SwatchStyle, size: number): Promise<Buffer> {
   const px = Buffer.alloc(size * size * 3);
@@ -93,7 +82,7 @@ export async function renderSwatch(style: SwatchStyle, size: number): Promise<Bu
 export async function makeDemoSeeds(dir: string, options: DemoSeedOptions = {}): Promise<DemoSeedRow[]> {
   const n = options.pairs ?? 8;
   const size = options.size ?? 64;
-  const rand = rng(options.seed ?? 20260512);
+  const rand = seededRng(options.seed ?? 20260512);
   await mkdir(dir, { recursive: true });
   const rows: DemoSeedRow[] = [];
   for (let i = 0; i < n; i++) {

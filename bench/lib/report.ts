@@ -34,6 +34,10 @@ export function renderResults(r: BenchResults): string {
   out.push(
     `- 1-minute load average per section (start→end): ${loads || "—"}. The machine is shared: a load above the core count means other processes competed for the CPU, which lowers CPU-bound figures (throughput at short latency, wall times); client CPU ms per pair is less sensitive.`,
   );
+  const dates = Object.entries(r.sections ?? {})
+    .filter(([, d]) => d.slice(0, 10) !== r.date.slice(0, 10) || d < r.date)
+    .map(([k, d]) => `${k} ${d}`);
+  if (dates.length) out.push(`- Sections kept from an earlier run: ${dates.join(", ")}`);
   out.push(`- Whole run: ${f(r.durationS, 0)} s`, "");
 
   // Targets

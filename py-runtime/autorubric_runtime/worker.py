@@ -128,8 +128,10 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
     indices = D.shard(list(range(len(prompts))), info)
     sampler_cfg = cfg.section("sampler")
     L, Ch = ad.latent_shape
+    # Editing needs a source image per eval instruction: the dataset's rows in file order, cycled.
+    sources = [row.source_image for row in state.data.rows] if cfg.judge_task == "edit" else []
     for k, gi in enumerate(indices):
-        cond = ad.encode([prompts[gi]])
+        cond = ad.encode([prompts[gi]], [sources[gi % len(sources)]] if sources else None)
         for label in ("base", "lora"):
             gen = torch.Generator().manual_seed(cfg.sampler.seed + 1_000_003 * (gi + 1))
             init = torch.randn((1, L, Ch), generator=gen).to(info.device)

@@ -118,7 +118,9 @@ export const JudgeSchema = z
     tie_policy: z
       .enum(["zero", "mean"])
       .default("zero")
-      .describe("rewards for a tie: zero for every candidate, or the mean of the rank rewards"),
+      .describe(
+        "rewards reported for a tie: zero for every candidate, or the mean of the rank rewards (RPO training always gives ties zero advantage)",
+      ),
     invalid_policy: z
       .enum(["zero", "fail"])
       .default("zero")

@@ -4,20 +4,9 @@
  * Everything here is pure: inputs are per-item correctness arrays, outputs are numbers.
  */
 
-/** A uniform [0, 1) generator; injected so intervals are reproducible under a seed. */
-export type Rng = () => number;
+export { type Rng, seededRng } from "../random.js";
 
-/** mulberry32: tiny, fast, and good enough for resampling indices (not for cryptography). */
-export function seededRng(seed: number): Rng {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRng } from "../random.js";
 
 /** A two-sided interval at `level` (0.95 = the 2.5th and 97.5th percentiles). */
 export interface Interval {

@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import type { ImageEncoding, JudgeConfig, Task } from "../config/schema.js";
 import { AbortError, ArrError, BudgetExceededError, RubricError } from "../errors.js";
+import { seededRng } from "../random.js";
 import type { ChatMessage, VlmClient } from "../vlm/client.js";
 import {
   encodingKey,
@@ -160,25 +161,13 @@ export function compareInputFromPair(pair: PreferencePair): CompareInput {
   return input;
 }
 
-/** mulberry32: small, seedable, good enough to pick presentation orders. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * The random policy's order for one item: seeded by the config seed and the item's content, so it
  * does not depend on the order in which concurrent comparisons run.
  */
 export function randomPermutation(n: number, seed: number, itemKey: string): number[] {
   const h = createHash("sha256").update(`${seed}:${itemKey}`).digest();
-  const next = rng(h.readUInt32LE(0));
+  const next = seededRng(h.readUInt32LE(0));
   const p = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));

@@ -3,6 +3,7 @@
  * the same answer (choices that a model would make freely come from a hash of the request).
  */
 import { createHash } from "node:crypto";
+import { seededRng } from "../random.js";
 import { type Pixels, zScores } from "./features.js";
 import {
   expectedRanking,
@@ -88,18 +89,6 @@ export function answerRank(req: ParsedRequest, images: RequestImages): RankAnswe
   return { rank, reason: `${DISCLAIMER}: ${basis}; summed z-scores of pixel features ${shown}.` };
 }
 
-/** A small deterministic PRNG (mulberry32) seeded from a hash. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function requestSeed(req: ParsedRequest): number {
   const h = createHash("sha256").update(req.kind).update("\0").update(req.text);
   for (const image of req.images) h.update("\0").update(image.url);
@@ -153,7 +142,7 @@ export function answerCriteria(req: ParsedRequest, images: RequestImages): Crite
       reason: `${DISCLAIMER}: revised to the ${agreeing.length} criteria of its vocabulary whose pixel features agree with the expected ranking [${expected.join(", ")}] on these images${agreeing.length ? ` (${agreeing.map((c) => c.id).join(", ")})` : ""}.`,
     };
   }
-  const random = prng(requestSeed(req));
+  const random = seededRng(requestSeed(req));
   const shuffled = [...pool];
   for (let i = shuffled.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
