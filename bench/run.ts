@@ -7,6 +7,7 @@
  *   npm run bench -- --only judge,bridge  a subset (judge, baseline, bridge, train)
  *   npm run bench -- --quick             fewer pairs and steps (a smoke run; figures are noisier)
  *   npm run bench -- --no-write          print the JSON, leave RESULTS.md alone
+ *   npm run bench -- --render            rewrite RESULTS.md from bench/results.json
  */
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -76,6 +77,12 @@ async function machine(): Promise<Record<string, unknown>> {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv.includes("--render")) {
+    // Re-render RESULTS.md from results.json (after a change to the report, without re-measuring).
+    const saved = JSON.parse(readFileSync(join(HERE, "results.json"), "utf8")) as BenchResults;
+    await writeFile(join(HERE, "RESULTS.md"), renderResults(saved));
+    return;
+  }
   const quick = argv.includes("--quick");
   const onlyArg = argv.find((_a, i) => argv[i - 1] === "--only") ?? argv.find((a) => a.startsWith("--only="));
   const only = new Set(

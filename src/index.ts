@@ -33,6 +33,7 @@ export * from "./judge/pairs.js";
 export { type ParseResult, parseVerdict } from "./judge/parse.js";
 export { TEMPLATE_VERSION } from "./judge/prompt.js";
 export * from "./judge/reward.js";
+export { summarizeVerdicts, type VerdictSummary } from "./judge/summary.js";
 export { type Referee, type RefereeOptions, startReferee } from "./referee/index.js";
 export { CallCache } from "./rubrics/call-cache.js";
 export {

@@ -35,7 +35,7 @@ export function renderResults(r: BenchResults): string {
     `- 1-minute load average per section (start→end): ${loads || "—"}. The machine is shared: a load above the core count means other processes competed for the CPU, which lowers CPU-bound figures (throughput at short latency, wall times); client CPU ms per pair is less sensitive.`,
   );
   const dates = Object.entries(r.sections ?? {})
-    .filter(([, d]) => d.slice(0, 10) !== r.date.slice(0, 10) || d < r.date)
+    .filter(([, d]) => d < r.date)
     .map(([k, d]) => `${k} ${d}`);
   if (dates.length) out.push(`- Sections kept from an earlier run: ${dates.join(", ")}`);
   out.push(`- Whole run: ${f(r.durationS, 0)} s`, "");
@@ -81,6 +81,16 @@ export function renderResults(r: BenchResults): string {
         sum(ours, "calls") <= sum(refTrain, "calls") &&
         sum(ours, "bodyBytes") < sum(refTrain, "bodyBytes") &&
         sum(ours, "wallS") < sum(refTrain, "wallS");
+      const refBatch1 = ref.find((x) => x.setup.includes("semaphore") && x.pass === 1);
+      const ours1 = r.baseline.rows.filter((x) => x.who === "autorubric" && x.pass === 1);
+      if (refBatch1 && ours1.length) {
+        const best = Math.min(...ours1.map((x) => x.wallS));
+        trows.push([
+          "first-pass wall time vs the reference's batch path (one loop, semaphore 50)",
+          `ours ${ours1.map((x) => f(x.wallS, 2)).join(" / ")} s (default / max_side 512 / swap) vs ${f(refBatch1.wallS, 2)} s`,
+          best < refBatch1.wallS ? "ahead" : "**not ahead**",
+        ]);
+      }
       trows.push([
         "ahead of the reference approach on calls, bytes and wall time (two passes, single order, max_side 512 vs asyncio.run per pair)",
         `calls ${sum(ours, "calls")} vs ${sum(refTrain, "calls")}, MB ${mb(sum(ours, "bodyBytes"))} vs ${mb(sum(refTrain, "bodyBytes"))}, wall ${f(sum(ours, "wallS"))} s vs ${f(sum(refTrain, "wallS"))} s`,
@@ -142,7 +152,7 @@ export function renderResults(r: BenchResults): string {
     );
     const t = r.judge.transport;
     out.push(
-      `Where a 512x512 pair's CPU goes (request body ${mb(t.bodyBytes)} MB): JSON.stringify of the request ${f(t.stringifyCpuMs)} ms; POST + reply through the global fetch (what the openai SDK uses) ${f(t.fetchCpuMs)} ms; the same through node:http with keep-alive ${f(t.nodeHttpCpuMs)} ms (both include the stringify of the body).`,
+      `Where a 512x512 pair's CPU goes (request body ${mb(t.bodyBytes)} MB): JSON.stringify of the request ${f(t.stringifyCpuMs)} ms; POST + reply through the global fetch (what the openai SDK uses) ${f(t.fetchCpuMs)} ms; the same through node:http with keep-alive ${f(t.nodeHttpCpuMs)} ms (both send the already serialised body). JSON and HTTP of a ~1 MB request alone cost about what the 5 ms target allows; the rest is reading, hashing and validating the two files, the SDK's own work and the verdict.`,
       "",
     );
   }
@@ -173,6 +183,20 @@ export function renderResults(r: BenchResults): string {
             : "0",
         ]),
       ),
+      "",
+    );
+  }
+
+  if (r.baseline) {
+    const failed = r.baseline.rows.filter((x) => x.who === "reference-style" && Object.keys(x.errors).length);
+    for (const x of failed) {
+      const n = Object.values(x.errors).reduce((a, b) => a + b, 0);
+      out.push(
+        `- ${x.setup}, pass ${x.pass}: ${n} of ${x.pairs} pairs raised (${Object.keys(x.errors).join("; ")}) although the server answered every call: the one AsyncOpenAI client outlives the event loop of the previous pair (reference defect 13). In the reference this exception ends the training rank; here it is counted and the loop goes on, so that row's wall time is not a clean run.`,
+      );
+    }
+    out.push(
+      "- Our cache keys on the hash of the original bytes; a cache hit does not decode, resize or re-encode the images (src/judge/judge.ts encodes lazily, only on a miss; changed with these benchmarks after a fully cached max_side-512 pass was measured costing about half as much as the first), which is why pass 2 costs well under a second at any max_side.",
       "",
     );
   }

@@ -9,10 +9,10 @@
  * Bad model output is not an exception: it is re-asked, then recorded as invalid and counted.
  */
 import { createHash } from "node:crypto";
-import type { ImageEncoding, JudgeConfig, Task } from "../config/schema.js";
+import type { ImageEncoding, Task } from "../config/schema.js";
 import { AbortError, ArrError, BudgetExceededError, RubricError } from "../errors.js";
 import { seededRng } from "../random.js";
-import type { ChatMessage, VlmClient } from "../vlm/client.js";
+import type { ChatMessage } from "../vlm/client.js";
 import {
   encodingKey,
   hashBytes,
@@ -22,137 +22,24 @@ import {
   prepareImage,
   readImageBytes,
 } from "../vlm/images.js";
+import { mapLimited } from "../vlm/map-limited.js";
 import { type TokenUsage, UsageMeter } from "../vlm/usage.js";
 import { type CachedOrder, cacheKey, VerdictCache } from "./cache.js";
 import type { PreferencePair } from "./pairs.js";
 import { parseVerdict } from "./parse.js";
 import { buildJudgeMessages, buildReaskMessage, RANK_SCHEMA, TEMPLATE_VERSION } from "./prompt.js";
-import { DEFAULT_REWARD_SCALE, type RewardScale, verdictRewards } from "./reward.js";
+import { DEFAULT_REWARD_SCALE, verdictRewards } from "./reward.js";
+import type {
+  CompareInput,
+  CompareManyOptions,
+  CompareProgress,
+  CreateJudgeOptions,
+  Judge,
+  OrderVerdict,
+  Verdict,
+} from "./types.js";
 
-export type OrderPolicy = "single" | "swap" | "random";
-
-export interface CompareInput {
-  /** Echoed into the verdict (e.g. the pair id). */
-  id?: string;
-  /** The T2I prompt or the edit instruction. */
-  prompt: string;
-  /** The edit's source image (makes the comparison an edit). */
-  sourceImage?: ImageInput;
-  /** 2..N candidates; rankings and rewards are aligned with this order. */
-  candidates: ImageInput[];
-  /** Default: "edit" when a source image is given, else the config's task. */
-  task?: Task;
-  /** Overrides the configured order policy for this comparison. */
-  order?: OrderPolicy;
-  signal?: AbortSignal;
-}
-
-/** One presentation order's outcome. */
-export interface OrderVerdict {
-  /** permutation[k] = caller index of the candidate shown at position k. */
-  permutation: number[];
-  /** Raw text of the last reply for this order. */
-  raw: string;
-  /** Rank per shown position as the model gave it; null when unusable. */
-  rank: number[] | null;
-  /** The same rank mapped back to the caller's order; null when unusable. */
-  ranking: number[] | null;
-  reason: string;
-  /** Parse failure of the final answer (e.g. "tie", "bad-rank"), when rank is null. */
-  error?: string;
-  /** Calls made for this order (1 + re-asks); from the cache when `cached`. */
-  attempts: number;
-  cached: boolean;
-  latencyMs: number;
-  usage: TokenUsage;
-}
-
-export interface Verdict {
-  id?: string;
-  outcome: "decided" | "tie" | "invalid";
-  /** Rank per candidate in the caller's order, 1 = best; null unless decided. */
-  ranking: number[] | null;
-  /** Index of the best candidate; null unless decided. */
-  winner: number | null;
-  /** From judge/reward.ts with the tie/invalid policy applied. */
-  rewards: number[];
-  reason: string;
-  orders: OrderVerdict[];
-  /** swap: whether both orders gave the same ranking (null if either was unusable or policy is not swap). */
-  agreement: boolean | null;
-  orderPolicy: OrderPolicy;
-  /** Wall time of the comparison. */
-  latencyMs: number;
-  /** Tokens spent by this comparison now (cached orders cost nothing). */
-  usage: TokenUsage;
-  /** Every order came from the cache. */
-  cached: boolean;
-  model: string;
-  templateVersion: string;
-  rubricHash: string | null;
-  /** Set when the comparison failed outright (VLM down, unreadable image) in `compareMany`. */
-  error?: string;
-}
-
-export interface CompareProgress {
-  done: number;
-  total: number;
-  decided: number;
-  ties: number;
-  invalid: number;
-  /** Verdicts that failed outright (also counted in `invalid`). */
-  failed: number;
-}
-
-export interface CompareManyOptions {
-  /** Comparisons in flight at once (default 16; the VLM client also caps requests). */
-  concurrency?: number;
-  onProgress?: (progress: CompareProgress) => void;
-  /** Called with each verdict as it completes (stream it out so a stop loses nothing). */
-  onVerdict?: (verdict: Verdict, index: number) => void;
-  signal?: AbortSignal;
-}
-
-export interface JudgeStats {
-  cacheHits: number;
-  cacheMisses: number;
-  /** Unreadable cache entries ignored (and later overwritten). */
-  cacheCorrupt: number;
-  /** Cache writes that failed (the verdict was still returned). */
-  cacheWriteErrors: number;
-  /** VLM calls made, including re-asks. */
-  calls: number;
-  reasks: number;
-}
-
-export interface Judge {
-  readonly model: string;
-  readonly templateVersion: string;
-  readonly meter: UsageMeter;
-  compare(input: CompareInput): Promise<Verdict>;
-  /**
-   * Compares many inputs with bounded concurrency, in input order. A comparison that fails outright
-   * becomes an invalid verdict with `error`; a budget stop or cancellation rejects after the
-   * comparisons in flight have finished (each already reported through `onVerdict`).
-   */
-  compareMany(inputs: readonly CompareInput[], options?: CompareManyOptions): Promise<Verdict[]>;
-  stats(): JudgeStats;
-}
-
-export interface CreateJudgeOptions {
-  vlm: VlmClient;
-  config: JudgeConfig;
-  /** How images are encoded for the VLM (`vlm.image` in the config). */
-  image: ImageEncoding;
-  /** Rendered rubric and its hash; null: judge without rubrics (zero-shot baseline). */
-  rubric?: { text: string; hash: string } | null;
-  /** Verdict cache folder (default `config.cache_dir`; null: no cache). */
-  cacheDir?: string | null;
-  /** Budget and usage meter (default: one built from `config.budget`). */
-  meter?: UsageMeter;
-  /** Rewards of the best and the worst candidate (default +1.0 / -0.1). */
-  rewardScale?: RewardScale;
-}
+export type * from "./types.js";
 
 /** A comparison input for a preference pair. */
 export function compareInputFromPair(pair: PreferencePair): CompareInput {
@@ -494,7 +381,6 @@ export function createJudge(options: CreateJudgeOptions): Judge {
     inputs: readonly CompareInput[],
     opts: CompareManyOptions = {},
   ): Promise<Verdict[]> {
-    const results = new Array<Verdict>(inputs.length);
     const progress: CompareProgress = {
       done: 0,
       total: inputs.length,
@@ -503,48 +389,29 @@ export function createJudge(options: CreateJudgeOptions): Judge {
       invalid: 0,
       failed: 0,
     };
-    let nextIndex = 0;
-    let stop: unknown = null;
-    const worker = async () => {
-      while (stop == null) {
-        if (opts.signal?.aborted) {
-          stop = new AbortError("judging cancelled");
-          break;
-        }
-        const i = nextIndex++;
-        if (i >= inputs.length) break;
-        const input = inputs[i] as CompareInput;
-        let v: Verdict;
-        try {
-          const signal = input.signal ?? opts.signal;
-          v = await compare(signal ? { ...input, signal } : input);
-        } catch (error) {
-          const fatal =
-            error instanceof BudgetExceededError ||
-            error instanceof AbortError ||
-            (error instanceof ArrError &&
-              config.invalid_policy === "fail" &&
-              !(error instanceof RubricError));
-          if (fatal) {
-            stop ??= error;
-            break;
-          }
-          v = failedVerdict(input, error);
-          progress.failed++;
-        }
-        results[i] = v;
-        progress.done++;
-        if (v.outcome === "decided") progress.decided++;
-        else if (v.outcome === "tie") progress.ties++;
-        else progress.invalid++;
-        opts.onVerdict?.(v, i);
-        opts.onProgress?.({ ...progress });
+    return mapLimited(inputs, opts.concurrency ?? 16, async (input, i) => {
+      if (opts.signal?.aborted) throw new AbortError("judging cancelled");
+      let v: Verdict;
+      try {
+        const signal = input.signal ?? opts.signal;
+        v = await compare(signal ? { ...input, signal } : input);
+      } catch (error) {
+        const fatal =
+          error instanceof BudgetExceededError ||
+          error instanceof AbortError ||
+          (error instanceof ArrError && config.invalid_policy === "fail" && !(error instanceof RubricError));
+        if (fatal) throw error;
+        v = failedVerdict(input, error);
+        progress.failed++;
       }
-    };
-    const width = Math.max(1, Math.min(opts.concurrency ?? 16, inputs.length));
-    await Promise.all(Array.from({ length: width }, worker));
-    if (stop != null) throw stop;
-    return results;
+      progress.done++;
+      if (v.outcome === "decided") progress.decided++;
+      else if (v.outcome === "tie") progress.ties++;
+      else progress.invalid++;
+      opts.onVerdict?.(v, i);
+      opts.onProgress?.({ ...progress });
+      return v;
+    });
   }
 
   return {
@@ -562,55 +429,4 @@ export function createJudge(options: CreateJudgeOptions): Judge {
       reasks,
     }),
   };
-}
-
-/** Run-level counts over verdicts: what the CLI summary and eval reports show. */
-export interface VerdictSummary {
-  total: number;
-  decided: number;
-  ties: number;
-  /** Includes `failed`. */
-  invalid: number;
-  failed: number;
-  /** swap: verdicts where both orders were usable, and how many of those agreed. */
-  orderPairs: number;
-  agreed: number;
-  /** agreed / orderPairs, null when no swap verdicts. */
-  agreementRate: number | null;
-  orders: number;
-  cachedOrders: number;
-  tokens: TokenUsage & { total: number };
-}
-
-export function summarizeVerdicts(verdicts: readonly Verdict[]): VerdictSummary {
-  const s: VerdictSummary = {
-    total: verdicts.length,
-    decided: 0,
-    ties: 0,
-    invalid: 0,
-    failed: 0,
-    orderPairs: 0,
-    agreed: 0,
-    agreementRate: null,
-    orders: 0,
-    cachedOrders: 0,
-    tokens: { promptTokens: 0, completionTokens: 0, total: 0 },
-  };
-  for (const v of verdicts) {
-    if (v.outcome === "decided") s.decided++;
-    else if (v.outcome === "tie") s.ties++;
-    else s.invalid++;
-    if (v.error) s.failed++;
-    if (v.agreement != null) {
-      s.orderPairs++;
-      if (v.agreement) s.agreed++;
-    }
-    s.orders += v.orders.length;
-    s.cachedOrders += v.orders.filter((o) => o.cached).length;
-    s.tokens.promptTokens += v.usage.promptTokens;
-    s.tokens.completionTokens += v.usage.completionTokens;
-  }
-  s.tokens.total = s.tokens.promptTokens + s.tokens.completionTokens;
-  s.agreementRate = s.orderPairs > 0 ? s.agreed / s.orderPairs : null;
-  return s;
 }
