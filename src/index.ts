@@ -13,6 +13,7 @@ export {
 } from "./config/load.js";
 export { DEFAULT_PRESET, listPresets, type PresetInfo, presetFile, presetsDir } from "./config/presets.js";
 export * from "./config/schema.js";
+export { type DemoOptions, type DemoResult, type DemoStage, runDemo } from "./demo/demo.js";
 export * from "./errors.js";
 export * from "./eval/adapters/index.js";
 export {
@@ -68,6 +69,14 @@ export {
   type SampleResult,
   sample,
 } from "./runtime/sample.js";
+export { type TrainOptions, type TrainResult, train } from "./train/train.js";
+export {
+  type ModelRef,
+  parseModelRef,
+  type WinrateOptions,
+  type WinrateResult,
+  winrate,
+} from "./train/winrate.js";
 export { VERSION } from "./version.js";
 export * from "./vlm/client.js";
 export { type ImageInput, type PreparedImage, prepareImage } from "./vlm/images.js";

@@ -25,10 +25,11 @@ import { createJudge } from "../judge/judge.js";
 import { loadPairs } from "../judge/pairs.js";
 import { induceRubrics } from "../rubrics/induce.js";
 import { type LoadedRubric, loadRubric, saveRubric } from "../rubrics/rubric.js";
-import { createBridge } from "../runtime/bridge.js";
+import { type Bridge, createBridge } from "../runtime/bridge.js";
 import { packageRoot } from "../runtime/python.js";
 import type { TrainProgress } from "../train/progress.js";
 import { writeTrainReport } from "../train/report.js";
+import type { PairJudge } from "../train/reward-service.js";
 import { runStamp } from "../train/run-dir.js";
 import { type TrainResult, train } from "../train/train.js";
 import { type WinrateResult, winrate } from "../train/winrate.js";
@@ -37,7 +38,7 @@ import { UsageMeter } from "../vlm/usage.js";
 import { writeHeldoutPairs } from "./heldout.js";
 
 /** The stages the demo reports through `onStage`, in order. */
-export type DemoStage = "judge" | "induce" | "evaluate" | "train" | "winrate" | "report";
+export type DemoStage = "judge" | "induce" | "evaluate" | "train" | "winrate" | "control" | "report";
 
 export interface DemoOptions {
   /** The resolved config (default: the tiny-cpu preset). Its `train` section must be present. */
@@ -52,6 +53,12 @@ export interface DemoOptions {
   heldoutPrompts?: string;
   /** Held-out labelled pairs generated for the judge evaluation (default 16). */
   heldoutPairs?: number;
+  /**
+   * Also train a control run with the judge's verdicts reversed (same config, seeds and updates) and
+   * measure its win rate the same way (default true). Learning that comes from the judge moves the
+   * two runs in opposite directions; drift that would happen under any judge does not.
+   */
+  control?: boolean;
   /** Aborting asks the training workers to checkpoint and stop; later stages are skipped. */
   signal?: AbortSignal;
   killSignal?: AbortSignal;
@@ -76,6 +83,12 @@ export interface DemoResult {
    * orders); null when training stopped before producing a checkpoint.
    */
   winrate: (Omit<WinrateResult, "images"> & { lora: string }) | null;
+  /** The control run (verdicts reversed during training), measured under the unreversed judge. */
+  control: {
+    runDir: string;
+    updates: number;
+    winrate: (Omit<WinrateResult, "images"> & { lora: string }) | null;
+  } | null;
   /** demo.json and the demo's report.html */
   files: { summary: string; report: string };
   seconds: { total: number } & Partial<Record<DemoStage, number>>;
@@ -131,7 +144,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       ? `judge: the offline referee at ${vlm.config.base_url}, a rule-based reference judge that ranks images by explicit pixel criteria named in the rubric; it is NOT a VLM`
       : `judge: ${config.vlm.model} at ${vlm.config.base_url}`,
   );
-  let bridge: Awaited<ReturnType<typeof createBridge>> | null = null;
+  // Started on first use (the win rate); held in an object so `finally` sees the assignment.
+  const python: { bridge: Bridge | null } = { bridge: null };
   try {
     // 2. rubric induction from the seed pairs
     stage("induce", `inducing a rubric from ${relativeTo(seedsFile)}`);
@@ -211,6 +225,24 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     });
 
     // 5. win rate of the trained LoRA over the base model on held-out prompts
+    const measure = async (lora: string, tag: string): Promise<NonNullable<DemoResult["winrate"]>> => {
+      python.bridge ??= await createBridge();
+      const result = await winrate({
+        bridge: python.bridge,
+        judge: judgeWith(rubric),
+        train: tc,
+        a: { lora },
+        b: "base",
+        prompts: heldoutPrompts,
+        outDir: join(dir, tag),
+      });
+      await writeFile(
+        join(dir, tag, "images.json"),
+        `${JSON.stringify({ prompts: heldoutPrompts, lora: result.images.a, base: result.images.b }, null, 2)}\n`,
+      );
+      const { images: _images, ...rest } = result;
+      return { ...rest, lora };
+    };
     let measured: DemoResult["winrate"] = null;
     const lora = latestLora(trained.paths.checkpoints);
     if (lora && !options.signal?.aborted) {
@@ -218,22 +250,30 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         "winrate",
         `win rate of the trained LoRA over the base model on ${heldoutPrompts.length} held-out prompts (same seeds, both orders)`,
       );
-      bridge = await createBridge();
-      const result = await winrate({
-        bridge,
-        judge: judgeWith(rubric),
-        train: tc,
-        a: { lora },
-        b: "base",
-        prompts: heldoutPrompts,
-        outDir: join(dir, "winrate"),
+      measured = await measure(lora, "winrate");
+    }
+
+    // 5b. the control: the same training with every verdict reversed
+    let control: DemoResult["control"] = null;
+    if (options.control !== false && measured && !options.signal?.aborted) {
+      stage("control", "control: the same training with the judge's verdicts reversed");
+      const reversed = reversedJudge(judgeWith(rubric), tc.rpo.win_reward, tc.rpo.lose_reward);
+      const run = await train({
+        config: trainConfig,
+        runDir: join(dir, "control"),
+        judge: reversed,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.killSignal ? { killSignal: options.killSignal } : {}),
+        ...(options.onTrainProgress ? { onProgress: options.onTrainProgress } : {}),
+        ...(options.onLog ? { onLog: options.onLog } : {}),
       });
-      const { images: _images, ...rest } = result;
-      measured = { ...rest, lora };
-      await writeFile(
-        join(dir, "winrate", "images.json"),
-        `${JSON.stringify({ prompts: heldoutPrompts, lora: result.images.a, base: result.images.b }, null, 2)}\n`,
-      );
+      const controlLora = latestLora(run.paths.checkpoints);
+      control = {
+        runDir: run.runDir,
+        updates: run.updates,
+        winrate:
+          controlLora && !options.signal?.aborted ? await measure(controlLora, "control-winrate") : null,
+      };
     }
 
     // 6. demo.json and the report
@@ -255,7 +295,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       reportFile,
       (await readFile(trainReport, "utf8")).replace(
         "<h2>Curves</h2>",
-        `${demoSection({ ruleBased, table, evalReport: relative(dir, written.html), stats, measured })}\n<h2>Curves</h2>`,
+        `${demoSection({ ruleBased, table, evalReport: relative(dir, written.html), stats, measured, control })}\n<h2>Curves</h2>`,
       ),
     );
     lap();
@@ -279,13 +319,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         report: trainReport,
       },
       winrate: measured,
+      control,
       files: { summary: join(dir, "demo.json"), report: reportFile },
       seconds,
     };
     await writeFile(result.files.summary, `${JSON.stringify(result, null, 2)}\n`);
     return result;
   } finally {
-    await bridge?.close();
+    await python.bridge?.close();
     await vlm.close();
   }
 }
@@ -312,6 +353,20 @@ function readPrompts(file: string): string[] {
   return prompts;
 }
 
+/**
+ * A judge whose decided verdicts are turned around: the rewards of a ranking are mirrored on the
+ * reward scale (with two candidates, winner and loser swap). Ties, invalid and failed stay as they are.
+ */
+export function reversedJudge(judge: PairJudge, win: number, lose: number): PairJudge {
+  return {
+    async compare(input) {
+      const verdict = await judge.compare(input);
+      if (verdict.outcome !== "decided") return verdict;
+      return { ...verdict, rewards: verdict.rewards.map((r) => win + lose - r) };
+    },
+  };
+}
+
 function sha256(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
@@ -334,6 +389,7 @@ function demoSection(input: {
   evalReport: string;
   stats: { pairs: number; passed_first_time: number; passed_after_refinement: number } | null;
   measured: DemoResult["winrate"];
+  control: DemoResult["control"];
 }): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const w = input.measured;
@@ -347,5 +403,9 @@ ${input.ruleBased ? "<p><strong>The judge is the offline referee: a rule-based r
     w
       ? `Win rate of the trained LoRA over the base model: <strong>${pct(w.rate)}</strong> (95% CI ${pct(w.interval.low)} to ${pct(w.interval.high)}) over ${w.prompts} prompts, each judged in both orders with the same seeds for both models (forward: LoRA ${w.forward.a} / base ${w.forward.b} / undecided ${w.forward.undecided}; reverse: LoRA ${w.reverse.a} / base ${w.reverse.b} / undecided ${w.reverse.undecided}).`
       : "Not measured: training stopped before a checkpoint was written."
-  }</p>`;
+  }</p>${
+    input.control?.winrate
+      ? `\n<p>Control: the same training (same config, seeds and number of updates) with every verdict of the judge reversed reaches <strong>${pct(input.control.winrate.rate)}</strong> over the base model under the same, unreversed judge. Learning that comes from the judge moves the two runs in opposite directions.</p>`
+      : ""
+  }`;
 }

@@ -9,6 +9,7 @@
  */
 import type { Price } from "../config/schema.js";
 import { AbortError, ArrError, DatasetError, ImageError, VlmError } from "../errors.js";
+import { mapLimited } from "../vlm/map-limited.js";
 import { callCost } from "../vlm/usage.js";
 import { type BootstrapOptions, bootstrapInterval, type Interval, meanAt } from "./stats.js";
 import type { EvalPair, JudgeLike, SkippedItem, VerdictLike } from "./types.js";
@@ -339,7 +340,6 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
   const badImages = new Map<number, SkippedItem>();
   let done = 0;
   let correctSoFar = 0;
-  let next = 0;
   let model: string | null = null;
   let rubricHash: string | null = null;
   const usage: EvalUsage = {
@@ -429,15 +429,10 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     options.onProgress?.({ done, total: tasks.length, accuracy: correctSoFar / done });
   };
 
-  const concurrency = Math.max(1, options.concurrency ?? 8);
-  const worker = async (): Promise<void> => {
-    while (next < tasks.length) {
-      if (options.signal?.aborted) throw new AbortError("evaluation aborted");
-      const task = tasks[next++] as (typeof tasks)[number];
-      await runOne(task);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
+  await mapLimited(tasks, options.concurrency ?? 8, async (task) => {
+    if (options.signal?.aborted) throw new AbortError("evaluation aborted");
+    await runOne(task);
+  });
 
   // 3. assemble per-item results and summaries.
   const items: ItemResult[] = [];

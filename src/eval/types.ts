@@ -3,24 +3,11 @@
  * contracts in docs/ARCHITECTURE.md (PreferencePair, Judge.compare, Verdict), so a real `Judge`
  * from `createJudge()` fits, and tests can pass a tiny fake without a VLM.
  */
+import type { PreferencePair } from "../judge/pairs.js";
 import type { TokenUsage } from "../vlm/usage.js";
 
-/** One labelled comparison, the shape of `PreferencePair` (src/judge/pairs.ts). */
-export interface EvalPair {
-  id: string;
-  task: "t2i" | "edit";
-  /** Prompt (T2I) or edit instruction. */
-  prompt: string;
-  /** Absolute path or URL of the source image (edits). */
-  sourceImage?: string;
-  /** Absolute paths or URLs of the candidates, length >= 2. */
-  images: string[];
-  /** Human ranking, 1 = best, aligned with `images`. */
-  labelRank?: number[];
-  /** Category or subtask for the breakdown. */
-  category?: string;
-  meta?: Record<string, unknown>;
-}
+/** One labelled comparison: evaluation reads the same pairs the judge and induction do. */
+export type EvalPair = PreferencePair;
 
 /** An item left out of an evaluation, with the reason. */
 export interface SkippedItem {

@@ -1,34 +1,14 @@
-/**
- * ARR rubric induction (arXiv 2605.08354 §3): per seed pair, generate K criteria, verify them
- * BLIND with the rubric-conditioned judge, refine failures with the judge's feedback, drop sets
- * that never pass; then merge all survivors into a few themes with tips in one text-only call.
- *
- * Unlike the reference release: the verifier never sees the label, ties fail, no refinement is
- * spent that cannot be verified, concurrency over pairs is bounded, an empty result is an error,
- * and every call is cached so a rerun after a kill pays for nothing twice.
- */
-import { setMaxListeners } from "node:events";
 import type { ImageEncoding, InductionConfig, JudgeConfig, Price } from "../config/schema.js";
 import { AbortError, ArrError, DatasetError, RubricError, VlmError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
 import type { PreferencePair } from "../judge/pairs.js";
 import { TEMPLATE_VERSION as JUDGE_TEMPLATE_VERSION } from "../judge/prompt.js";
-import { VERSION } from "../version.js";
 import type { VlmClient, VlmRequest } from "../vlm/client.js";
 import { prepareImage } from "../vlm/images.js";
+import { mapLimited } from "../vlm/map-limited.js";
 import type { TokenUsage } from "../vlm/usage.js";
-import { type AskContext, ask, CallCache, type Parsed, Tally } from "./call-cache.js";
-import {
-  type CriteriaParse,
-  categorizationRequest,
-  generationRequest,
-  INDUCTION_TEMPLATE_VERSION,
-  type PairImages,
-  parseCategoriesReply,
-  parseCriteriaReply,
-  type RefinementFeedback,
-  refinementRequest,
-} from "./prompts.js";
+import { type AskContext, ask, type CallCache, type Tally } from "./call-cache.js";
+import { generationRequest, type PairImages, type RefinementFeedback, refinementRequest } from "./prompts.js";
 import {
   criteriaRubric,
   type InductionStats,
@@ -36,11 +16,9 @@ import {
   type PairFate,
   type Provenance,
   type RubricFile,
-  renderRubricText,
-  rubricHash,
-  type Theme,
   type UsageSummary,
 } from "./rubric.js";
+import { criteriaParser, dedupe, finish, startRun, structure } from "./run.js";
 
 /** The part of a judge verdict verification reads (a subset of the judge's `Verdict`). */
 export interface VerificationVerdict {
@@ -133,14 +111,6 @@ function countingClient(vlm: VlmClient, counter: { sent: number }): VlmClient {
       counter.sent++;
       return vlm.complete(req);
     },
-  };
-}
-
-/** @internal shared with zero-shot.ts */
-export function criteriaParser(count: number): (text: string) => Parsed<string[]> {
-  return (text) => {
-    const r: CriteriaParse = parseCriteriaReply(text, count);
-    return r.ok ? { ok: true, value: r.criteria } : { ok: false, reason: r.reason };
   };
 }
 
@@ -312,169 +282,6 @@ async function inducePair(
   }
 }
 
-/** Runs `work` over `items` with at most `limit` in flight; the first fatal error stops the rest. */
-async function pool<T, R>(
-  items: readonly T[],
-  limit: number,
-  stop: AbortController,
-  work: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  let failure: unknown;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && !stop.signal.aborted) {
-      const i = next++;
-      if (i >= items.length) return;
-      try {
-        results[i] = await work(items[i] as T, i);
-      } catch (error) {
-        if (failure === undefined) failure = error;
-        stop.abort();
-        return;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure;
-  if (stop.signal.aborted) throw new AbortError("rubric induction cancelled");
-  return results;
-}
-
-/** @internal shared with zero-shot.ts */
-export function dedupe(list: readonly string[]): string[] {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const c of list) {
-    const k = c.replace(/\s+/g, " ").trim().toLowerCase();
-    if (!seen.has(k)) {
-      seen.add(k);
-      out.push(c);
-    }
-  }
-  return out;
-}
-
-/** @internal shared with zero-shot.ts */
-export function cacheOf(option: InduceOptions["cache"]): CallCache {
-  if (option instanceof CallCache) return option;
-  return new CallCache(option ?? null);
-}
-
-/** @internal shared with zero-shot.ts */
-export function linkedController(signal: AbortSignal | undefined): AbortController {
-  const c = new AbortController();
-  // Every in-flight request, image read and judge order listens on this one signal.
-  setMaxListeners(0, c.signal);
-  if (signal?.aborted) c.abort();
-  else signal?.addEventListener("abort", () => c.abort(), { once: true });
-  return c;
-}
-
-/**
- * Structure: one text-only call merges the verified criteria into at most `categories` themes.
- * Malformed replies (after re-asks) and VLM failures fall back to the flat list, recorded.
- */
-export async function structure(
-  criteria: string[],
-  options: Pick<InduceOptions, "vlm" | "config">,
-  ctx: AskContext,
-): Promise<{ themes: Theme[]; categorization: Provenance["categorization"] }> {
-  const cfg = options.config;
-  if (!cfg.categorize) return { themes: [], categorization: { status: "off", reason: null } };
-  try {
-    const r = await ask(
-      ctx,
-      "categorize",
-      categorizationRequest({
-        task: cfg.task,
-        language: cfg.language,
-        maxThemes: cfg.categories,
-        criteria,
-        taskDescription: cfg.task_description,
-      }),
-      (text) => {
-        const p = parseCategoriesReply(text, cfg.categories);
-        return p.ok ? { ok: true, value: p.themes } : { ok: false, reason: p.reason };
-      },
-    );
-    if (r.ok) return { themes: r.value, categorization: { status: "merged", reason: null } };
-    return {
-      themes: [],
-      categorization: {
-        status: "fallback",
-        reason: `no valid categories after ${cfg.max_retries + 1} attempts: ${r.reason}`,
-      },
-    };
-  } catch (error) {
-    if (error instanceof VlmError) {
-      return {
-        themes: [],
-        categorization: { status: "fallback", reason: `categorization call failed: ${error.message}` },
-      };
-    }
-    throw error;
-  }
-}
-
-function parameters(options: InduceOptions): Record<string, unknown> {
-  const c = options.config;
-  const j = options.judge;
-  return {
-    criteria_per_pair: c.criteria_per_pair,
-    max_epochs: c.max_epochs,
-    max_retries: c.max_retries,
-    categorize: c.categorize,
-    categories: c.categories,
-    concurrency: c.concurrency,
-    vlm: options.vlm.params ?? null,
-    judge_order: j?.order ?? null,
-    judge_reask: j?.reask ?? null,
-    image_max_side: options.image?.max_side ?? null,
-    image_format: options.image?.format ?? null,
-  };
-}
-
-/** @internal shared with zero-shot.ts */
-export function finish(
-  options: InduceOptions,
-  mode: "seeded" | "zero-shot",
-  criteria: string[],
-  themes: Theme[],
-  extra: Pick<Provenance, "pairs" | "stats" | "seeds" | "categorization" | "judge_model"> & {
-    judgeTemplate: string | null;
-  },
-  tally: Tally,
-): InductionResult {
-  const usage = tally.summary();
-  const provenance: Provenance = {
-    mode,
-    seeds: extra.seeds,
-    pairs: extra.pairs,
-    stats: extra.stats,
-    categorization: extra.categorization,
-    model: options.vlm.model,
-    judge_model: extra.judge_model,
-    parameters: parameters(options),
-    templates: { induction: INDUCTION_TEMPLATE_VERSION, judge: extra.judgeTemplate },
-    task_description: options.config.task_description,
-    usage,
-    created_at: (options.now?.() ?? new Date()).toISOString(),
-    autorubric_version: VERSION,
-  };
-  const rubric: RubricFile = {
-    format: "autorubric.rubric",
-    version: 1,
-    task: options.config.task,
-    language: options.config.language,
-    themes,
-    criteria,
-    provenance,
-  };
-  const text = renderRubricText(rubric);
-  return { rubric, provenance, stats: extra.stats, usage, text, hash: rubricHash(text) };
-}
-
 /**
  * Induces a rubric from labelled seed pairs: generate → verify blind → refine → structure.
  * Throws `RubricError` when no criteria set passes (never returns an empty rubric).
@@ -492,9 +299,8 @@ export async function induceRubrics(options: InduceOptions): Promise<InductionRe
     });
   }
   checkPairs(options.pairs, cfg.task);
-  const stop = linkedController(options.signal);
-  const cache = cacheOf(options.cache);
-  const tally = new Tally(options.price ?? options.vlm.meter?.price ?? null);
+  const { stop, ctx } = startRun(options);
+  const { cache, tally } = ctx;
   let verifier = options.verifier;
   if (!verifier) {
     if (!options.judge) {
@@ -512,8 +318,16 @@ export async function induceRubrics(options: InduceOptions): Promise<InductionRe
   const counts = { done: 0, passed: 0, dropped: 0, failed: 0 };
   const total = options.pairs.length;
   options.onProgress?.({ stage: "pairs", total, ...counts });
-  const outcomes = await pool(options.pairs, cfg.concurrency, stop, async (pair) => {
-    const outcome = await inducePair(pair, options, shared);
+  const outcomes = await mapLimited(options.pairs, cfg.concurrency, async (pair) => {
+    if (stop.signal.aborted) throw new AbortError("rubric induction cancelled");
+    let outcome: PairOutcome;
+    try {
+      outcome = await inducePair(pair, options, shared);
+    } catch (error) {
+      // Pairs in flight share `stop`: a fatal error (budget, bad config) ends their calls too.
+      stop.abort();
+      throw error;
+    }
     counts.done++;
     if (outcome.fate.fate === "passed") counts.passed++;
     else if (outcome.fate.fate === "dropped") counts.dropped++;
@@ -521,6 +335,8 @@ export async function induceRubrics(options: InduceOptions): Promise<InductionRe
     options.onProgress?.({ stage: "pairs", total, ...counts, pair: outcome.fate });
     return outcome;
   });
+  // Pairs that all started before an outside cancellation may still finish: the run is cancelled.
+  if (stop.signal.aborted) throw new AbortError("rubric induction cancelled");
 
   const fates = outcomes.map((o) => o.fate);
   const stats: InductionStats = {
@@ -546,14 +362,6 @@ export async function induceRubrics(options: InduceOptions): Promise<InductionRe
   }
 
   options.onProgress?.({ stage: "structure", total, ...counts });
-  const ctx: AskContext = {
-    vlm: options.vlm,
-    cache,
-    tally,
-    maxRetries: cfg.max_retries,
-    signal: stop.signal,
-    counter: { sent: 0 },
-  };
   const { themes, categorization } = await structure(verified, options, ctx);
   const judgeTemplate = options.verifier ? null : JUDGE_TEMPLATE_VERSION;
   const result = finish(

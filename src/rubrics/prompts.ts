@@ -8,6 +8,7 @@
  */
 import type { Task } from "../config/schema.js";
 import type { ChatMessage, ContentPart, VlmRequest } from "../vlm/client.js";
+import { findJsonObject, stripThinking } from "../vlm/json-reply.js";
 import { renderCriteriaList } from "./rubric.js";
 
 /** Bump whenever a template's wording changes: it is part of every induction cache key and provenance. */
@@ -225,32 +226,36 @@ function answerLines(count: number, language: Language): string[] {
   ];
 }
 
-function userMessage(parts: ContentPart[], text: string): ChatMessage {
-  return { role: "user", content: [...parts, { type: "text", text }] };
+/** Generation and refinement: the pair's images, then `body`, the requirements and the answer shape. */
+function pairCriteriaRequest(input: GenerationInput, refining: boolean, body: string[]): VlmRequest {
+  const text = [
+    ...body,
+    "",
+    ...requirements(input.count, input.task, input.language, refining),
+    "",
+    ...answerLines(input.count, input.language),
+  ].join("\n");
+  const user: ChatMessage = {
+    role: "user",
+    content: [...imageParts(input.task, input.images, input.language), { type: "text", text }],
+  };
+  return {
+    messages: [{ role: "system", content: SYSTEM[input.language] }, user],
+    schema: { name: "arr_criteria", json: criteriaSchema(input.count) },
+  };
 }
 
 /** Generation: the model sees prompt, images and the human's choice, and writes exactly K criteria. */
 export function generationRequest(input: GenerationInput): VlmRequest {
   const zh = input.language === "zh";
-  const text = [
+  return pairCriteriaRequest(input, false, [
     zh
       ? `请为下面这组${input.task === "edit" ? "图像编辑" : "文生图"}结果写出评估标准，用来解释人类的偏好。`
       : `Write evaluation criteria for this ${input.task === "edit" ? "image-editing" : "text-to-image"} comparison that explain the human's preference.`,
     "",
     ...taskSection(input.taskDescription, input.language),
     ...sampleLines(input),
-    "",
-    ...requirements(input.count, input.task, input.language, false),
-    "",
-    ...answerLines(input.count, input.language),
-  ].join("\n");
-  return {
-    messages: [
-      { role: "system", content: SYSTEM[input.language] },
-      userMessage(imageParts(input.task, input.images, input.language), text),
-    ],
-    schema: { name: "arr_criteria", json: criteriaSchema(input.count) },
-  };
+  ]);
 }
 
 /** Refinement: the previous set failed blind verification; the feedback block says how. */
@@ -267,7 +272,7 @@ export function refinementRequest(input: RefinementInput): VlmRequest {
         : zh
           ? "none（没有有效答案）"
           : "none (no valid answer)";
-  const text = [
+  return pairCriteriaRequest(input, true, [
     zh
       ? "你之前写的标准没有通过验证：一位只看到这些标准、不知道人类偏好的评审，给出了与人类不同的排序。请修订这些标准。"
       : "Your previous criteria failed verification: a judge who saw only these criteria, not the human's preference, ranked the images differently from the human. Revise them.",
@@ -283,18 +288,7 @@ export function refinementRequest(input: RefinementInput): VlmRequest {
     `Judge ranking: ${judged}`,
     `Judge reason: ${f.judgeReason.replace(/\s+/g, " ").trim() || "(none)"}`,
     "=== END FEEDBACK ===",
-    "",
-    ...requirements(input.count, input.task, input.language, true),
-    "",
-    ...answerLines(input.count, input.language),
-  ].join("\n");
-  return {
-    messages: [
-      { role: "system", content: SYSTEM[input.language] },
-      userMessage(imageParts(input.task, input.images, input.language), text),
-    ],
-    schema: { name: "arr_criteria", json: criteriaSchema(input.count) },
-  };
+  ]);
 }
 
 /** Categorization: one text-only call merging all verified criteria (listed one per line). */
@@ -374,45 +368,13 @@ export type CategoriesParse =
   | { ok: true; themes: { theme: string; tips: string[] }[]; reason: string }
   | ParseFailure;
 
-/** Finds the JSON object in a reply: plain, fenced, after a <think> block, or inside prose. */
-export function extractJsonObject(text: string): unknown {
-  const stripped = text.replace(/<think>[\s\S]*?<\/think>/gi, "").trim();
-  const candidates: string[] = [stripped];
-  for (const m of stripped.matchAll(/```(?:json)?\s*([\s\S]*?)```/gi)) if (m[1]) candidates.push(m[1]);
-  const first = stripped.indexOf("{");
-  if (first >= 0) {
-    const end = matchingBrace(stripped, first);
-    if (end > first) candidates.push(stripped.slice(first, end + 1));
-  }
-  for (const c of candidates) {
-    try {
-      const value = JSON.parse(c.trim());
-      if (value && typeof value === "object" && !Array.isArray(value)) return value;
-    } catch {
-      // try the next candidate
-    }
-  }
-  return undefined;
-}
-
-function matchingBrace(text: string, start: number): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = start; i < text.length; i++) {
-    const ch = text[i];
-    if (inString) {
-      if (ch === "\\") i++;
-      else if (ch === '"') inString = false;
-    } else if (ch === '"') inString = true;
-    else if (ch === "{") depth++;
-    else if (ch === "}" && --depth === 0) return i;
-  }
-  return -1;
-}
-
 // A criterion naming a position would smuggle the label into blind verification.
 const POSITIONAL =
   /\b(?:edited\s+)?(?:image|picture|candidate|photo)\s*#?\s*[1-9]\b|\b(?:first|second|left|right)\s+(?:image|picture|candidate|one)\b|图\s*[1-9一二]|第[一二12]张/i;
+
+function noObject(anyJson: boolean, key: string): string {
+  return anyJson ? `no "${key}" array` : "no JSON object in the reply";
+}
 
 function normalise(text: string): string {
   return text.replace(/\s+/g, " ").trim();
@@ -420,8 +382,9 @@ function normalise(text: string): string {
 
 /** Validates an `arr_criteria` reply: exactly `count` distinct, non-empty, position-free strings. */
 export function parseCriteriaReply(text: string, count: number): CriteriaParse {
-  const obj = extractJsonObject(text) as { criteria?: unknown; reason?: unknown } | undefined;
-  if (!obj) return { ok: false, reason: "no JSON object in the reply", raw: text };
+  const found = findJsonObject(stripThinking(text), "criteria");
+  if (!("obj" in found)) return { ok: false, reason: noObject(found.anyJson, "criteria"), raw: text };
+  const obj = found.obj as { criteria?: unknown; reason?: unknown };
   if (!Array.isArray(obj.criteria)) return { ok: false, reason: 'no "criteria" array', raw: text };
   const criteria = obj.criteria.map((c) => (typeof c === "string" ? normalise(c) : ""));
   if (criteria.some((c) => c.length === 0)) {
@@ -442,8 +405,9 @@ export function parseCriteriaReply(text: string, count: number): CriteriaParse {
 
 /** Validates an `arr_categories` reply: 1..maxThemes themes, each with tips; tips deduplicated. */
 export function parseCategoriesReply(text: string, maxThemes: number): CategoriesParse {
-  const obj = extractJsonObject(text) as { categories?: unknown; reason?: unknown } | undefined;
-  if (!obj) return { ok: false, reason: "no JSON object in the reply", raw: text };
+  const found = findJsonObject(stripThinking(text), "categories");
+  if (!("obj" in found)) return { ok: false, reason: noObject(found.anyJson, "categories"), raw: text };
+  const obj = found.obj as { categories?: unknown; reason?: unknown };
   if (!Array.isArray(obj.categories) || obj.categories.length === 0) {
     return { ok: false, reason: 'no "categories" array', raw: text };
   }

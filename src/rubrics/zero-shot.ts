@@ -4,18 +4,10 @@
  */
 import type { ImageEncoding } from "../config/schema.js";
 import { RubricError } from "../errors.js";
-import { type AskContext, ask, Tally } from "./call-cache.js";
-import {
-  cacheOf,
-  criteriaParser,
-  dedupe,
-  finish,
-  type InduceOptions,
-  type InductionResult,
-  linkedController,
-  structure,
-} from "./induce.js";
+import { ask } from "./call-cache.js";
+import type { InduceOptions, InductionResult } from "./induce.js";
 import { zeroShotRequest } from "./prompts.js";
+import { criteriaParser, dedupe, finish, startRun, structure } from "./run.js";
 
 /** Options of zero-shot induction: no pairs, no verifier. */
 export type ZeroShotOptions = Omit<InduceOptions, "pairs" | "judge" | "verifier" | "seeds" | "image"> & {
@@ -34,17 +26,7 @@ export async function induceZeroShot(options: ZeroShotOptions): Promise<Inductio
       hint: 'set induction.task_description, e.g. --set induction.task_description="Compare ..."',
     });
   }
-  const stop = linkedController(options.signal);
-  const cache = cacheOf(options.cache);
-  const tally = new Tally(options.price ?? options.vlm.meter?.price ?? null);
-  const ctx: AskContext = {
-    vlm: options.vlm,
-    cache,
-    tally,
-    maxRetries: cfg.max_retries,
-    signal: stop.signal,
-    counter: { sent: 0 },
-  };
+  const { ctx } = startRun(options);
   const r = await ask(
     ctx,
     "zero-shot",
@@ -74,7 +56,7 @@ export async function induceZeroShot(options: ZeroShotOptions): Promise<Inductio
     criteria,
     themes,
     { pairs: [], stats: null, seeds: null, categorization, judge_model: null, judgeTemplate: null },
-    tally,
+    ctx.tally,
   );
   options.onProgress?.({ stage: "done", total: 0, done: 0, passed: 0, dropped: 0, failed: 0 });
   return result;

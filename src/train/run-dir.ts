@@ -14,11 +14,11 @@
  * ```
  */
 import { execFileSync } from "node:child_process";
-import { execa } from "execa";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
+import { execa } from "execa";
 import YAML from "yaml";
 import { type Config, ConfigSchema } from "../config/schema.js";
 import { CheckpointError } from "../errors.js";
@@ -190,10 +190,7 @@ print(json.dumps({"python": platform.python_version(), "packages": out}))
  * Python and package versions (from package metadata, without importing them) and the GPUs. Never
  * throws: a manifest with an error note is better than no run.
  */
-export async function probeRuntimeVersions(
-  python: string,
-  env: NodeJS.ProcessEnv,
-): Promise<RuntimeVersions> {
+export async function probeRuntimeVersions(python: string, env: NodeJS.ProcessEnv): Promise<RuntimeVersions> {
   const [py, smi] = await Promise.all([
     execa(python, ["-c", VERSIONS_PROBE], { env, extendEnv: false, reject: false, timeout: 30_000 }),
     execa("nvidia-smi", ["--query-gpu=name,memory.total", "--format=csv,noheader"], {
@@ -212,7 +209,11 @@ export async function probeRuntimeVersions(
     const parsed = JSON.parse(String(py.stdout)) as Pick<RuntimeVersions, "python" | "packages">;
     return { ...parsed, gpus };
   } catch {
-    const tail = String(py.stderr ?? "").trim().split("\n").slice(-2).join(" | ");
+    const tail = String(py.stderr ?? "")
+      .trim()
+      .split("\n")
+      .slice(-2)
+      .join(" | ");
     return { python: null, packages: {}, gpus, error: `version probe failed (exit ${py.exitCode}): ${tail}` };
   }
 }

@@ -237,6 +237,10 @@ function trainingJudge(
     rubric: rubric ? { text: rubric.text, hash: rubric.hash } : null,
     cacheDir: config.judge.cache_dir,
     meter,
+    // The run's reward scale (train.rpo.win_reward / lose_reward) is what the workers train on.
+    ...(config.train
+      ? { rewardScale: { win: config.train.rpo.win_reward, lose: config.train.rpo.lose_reward } }
+      : {}),
   });
 }
 

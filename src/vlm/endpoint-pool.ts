@@ -70,7 +70,10 @@ export class EndpointPool {
   }
 }
 
-/** A counting semaphore whose waiters can be aborted. */
+/**
+ * A counting semaphore whose waiters can be aborted.
+ * Not p-limit: it cannot drop one queued waiter when that caller's AbortSignal fires.
+ */
 export class Semaphore {
   private active = 0;
   private readonly waiters: Array<() => void> = [];

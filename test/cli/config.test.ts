@@ -1,70 +1,31 @@
 import path from "node:path";
 import { execa } from "execa";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { describe, expect, it } from "vitest";
 import type { Config } from "../../src/config/schema.js";
+import { runArr } from "../support/cli.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const tsx = path.join(root, "node_modules/.bin/tsx");
 const good = "test/fixtures/config/good";
 const bad = "test/fixtures/config/bad";
 
-/** Runs the CLI in this process, capturing what it writes. */
-async function arr(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  const cwd = process.cwd();
-  try {
-    process.chdir(root);
-    const code = await main(["node", "arr", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.chdir(cwd);
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
-
-afterEach(() => {
-  process.exitCode = undefined;
-});
+const arr = (...args: string[]) => runArr(args, { cwd: root });
 
 describe("arr config (subprocess)", () => {
-  it("show --preset flux-rpo-8gpu --json prints the paper's values", async () => {
+  it("show --preset flux-rpo-8gpu --json prints the full config, as the SDK resolves it", async () => {
     const result = await execa(
       tsx,
       ["src/cli/main.ts", "config", "show", "--preset", "flux-rpo-8gpu", "--json"],
-      {
-        cwd: root,
-        reject: false,
-      },
+      { cwd: root, reject: false },
     );
     expect(result.exitCode, result.stderr).toBe(0);
     const config = JSON.parse(result.stdout) as Config;
-    const t = config.train;
-    expect(t?.optim).toMatchObject({ lr: 5e-5, weight_decay: 1e-4, grad_clip: 1 });
-    expect(t?.lora).toMatchObject({ rank: 16, alpha: 32 });
-    expect(t?.sampler).toMatchObject({
-      steps: 8,
-      eta: 0.3,
-      shift: 3,
-      guidance: 3.5,
-      height: 512,
-      width: 512,
-    });
-    expect(t?.sampler).toMatchObject({ candidates: 2, same_init_noise: true });
-    expect(t?.rpo).toMatchObject({ clip_range: 0.2, kl_beta: 0.01, adv_clip: 5 });
-    expect(t).toMatchObject({ max_steps: 300, checkpoint_every: 50 });
-    // every default filled in
+    // The preset's paper values are checked in test/config/presets.test.ts; here: the binary prints
+    // that same config, every default filled in, paths resolved against its working directory.
+    expect(config).toEqual(
+      JSON.parse((await arr("config", "show", "--preset", "flux-rpo-8gpu", "--json")).out),
+    );
+    expect(config.train?.optim.lr).toBe(5e-5);
     expect(config.judge.cache_dir).toBe(path.join(root, ".arr-cache"));
     expect(config.vlm?.timeout_ms).toBe(120_000);
   });
@@ -96,15 +57,15 @@ describe("arr config (subprocess)", () => {
 describe("arr config (in process)", () => {
   it("validate exits 0 when every file is valid", async () => {
     const result = await arr("config", "validate", `${good}/base.yaml`, `${good}/nested/child.yaml`);
-    expect(result).toMatchObject({ code: 0, stderr: "" });
-    expect(result.stdout.trim().split("\n")).toHaveLength(2);
+    expect(result).toMatchObject({ code: 0, err: "" });
+    expect(result.out.trim().split("\n")).toHaveLength(2);
   });
 
   it("show: --set over the file over the preset", async () => {
     const preset = JSON.parse(
-      (await arr("config", "show", "--preset", "flux-rpo-8gpu", "--json")).stdout,
+      (await arr("config", "show", "--preset", "flux-rpo-8gpu", "--json")).out,
     ) as Config;
-    const file = JSON.parse((await arr("config", "show", `${good}/base.yaml`, "--json")).stdout) as Config;
+    const file = JSON.parse((await arr("config", "show", `${good}/base.yaml`, "--json")).out) as Config;
     const flagged = await arr(
       "config",
       "show",
@@ -116,7 +77,7 @@ describe("arr config (in process)", () => {
       "train.lora.rank=8",
       "--json",
     );
-    const set = JSON.parse(flagged.stdout) as Config;
+    const set = JSON.parse(flagged.out) as Config;
     expect([preset.train?.optim.lr, file.train?.optim.lr, set.train?.optim.lr]).toEqual([5e-5, 2e-5, 3e-6]);
     expect([preset.train?.lora.rank, file.train?.lora.rank, set.train?.lora.rank]).toEqual([16, 16, 8]);
   });
@@ -124,18 +85,18 @@ describe("arr config (in process)", () => {
   it("show prints YAML by default and the tiny-cpu default without arguments", async () => {
     const result = await arr("config", "show");
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^ {2}provider: referee$/m);
-    expect(result.stdout).toMatch(/^ {4}path: tiny$/m);
+    expect(result.out).toMatch(/^ {2}provider: referee$/m);
+    expect(result.out).toMatch(/^ {4}path: tiny$/m);
   });
 
   it("config errors go to stderr with a hint and exit 2; nothing on stdout", async () => {
     const result = await arr("config", "show", "--preset", "tiny-cpu", "--set", "train.optim.lerning_rate=1");
     expect(result.code).toBe(2);
-    expect(result.stdout).toBe("");
-    expect(result.stderr).toContain(
+    expect(result.out).toBe("");
+    expect(result.err).toContain(
       'arr: --set train.optim.lerning_rate=1: train.optim.lerning_rate: unknown key "lerning_rate" (did you mean "lr"?)',
     );
-    expect(result.stderr).toContain("hint: valid keys of train.optim: lr,");
+    expect(result.err).toContain("hint: valid keys of train.optim: lr,");
   });
 
   it("usage errors exit 2", async () => {
@@ -147,7 +108,7 @@ describe("arr config (in process)", () => {
 
   it("presets lists one line per preset", async () => {
     const result = await arr("config", "presets");
-    const lines = result.stdout.trim().split("\n");
+    const lines = result.out.trim().split("\n");
     expect(lines).toHaveLength(5);
     expect(lines.find((l) => l.startsWith("tiny-cpu"))).toMatch(/^tiny-cpu\s+Offline demo on 2 CPU cores/);
   });

@@ -2,8 +2,8 @@
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runArr } from "../support/cli.js";
 import { type StandInVlm, startStandInVlm } from "../support/stand-in-vlm.js";
 
 const FIX = resolve(import.meta.dirname, "../fixtures/eval");
@@ -36,30 +36,10 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    const code = await main(["node", "arr", ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
-
 describe("arr eval", () => {
   it("compares direct vs a rubric file and writes the report, results and verdicts", async () => {
     const out = join(dir, "cmp");
-    const r = await run([
+    const r = await runArr([
       "eval",
       "--config",
       config,
@@ -93,10 +73,10 @@ describe("arr eval", () => {
 
   it("usage errors: several variants without --compare, a bad order list, a bad item", async () => {
     const base = ["eval", "--config", config, "--dataset", join(FIX, "hpdv3-test.json"), "--format", "hpdv3"];
-    const two = await run([...base, "--no-rubrics", "--rubrics", join(dir, "rubric.json")]);
+    const two = await runArr([...base, "--no-rubrics", "--rubrics", join(dir, "rubric.json")]);
     expect(two.code).toBe(2);
     expect(two.err).toMatch(/2 rubric variants given without --compare/);
-    const orders = await run([...base, "--orders", "forward,sideways"]);
+    const orders = await runArr([...base, "--orders", "forward,sideways"]);
     expect(orders.code).toBe(2);
     expect(orders.err).toMatch(/--orders forward,sideways/);
     const bad = [
@@ -108,10 +88,10 @@ describe("arr eval", () => {
       "--format",
       "hpdv3",
     ];
-    const failed = await run([...bad, "--out", join(dir, "bad")]);
+    const failed = await runArr([...bad, "--out", join(dir, "bad")]);
     expect(failed.code).toBe(2);
     expect(failed.err).toMatch(/item "hpdv3-missing-path2.json#1" field path2/);
-    const skipped = await run([
+    const skipped = await runArr([
       ...bad,
       "--skip-bad",
       "--json",

@@ -1,8 +1,8 @@
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runArr } from "../support/cli.js";
 import { writeGrayLadder } from "../support/images.js";
 import { type StandInVlm, startStandInVlm } from "../support/stand-in-vlm.js";
 
@@ -50,25 +50,7 @@ afterAll(async () => {
   await server.close();
 });
 
-async function arr(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(["node", "arr", ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const arr = (...args: string[]) => runArr(args);
 
 describe("arr judge", () => {
   it("judges pairs, writes verdicts as JSONL and prints a JSON summary; a rerun is free", async () => {

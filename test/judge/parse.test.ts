@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseVerdict, stripThinking } from "../../src/judge/parse.js";
+import { parseVerdict } from "../../src/judge/parse.js";
+import { stripThinking } from "../../src/vlm/json-reply.js";
 
 describe("parseVerdict", () => {
   it("reads clean JSON", () => {

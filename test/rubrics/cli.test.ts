@@ -1,10 +1,10 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeDemoSeeds } from "../../scripts/make-demo-seeds.js";
-import { main } from "../../src/cli/main.js";
 import { loadRubric } from "../../src/rubrics/rubric.js";
+import { runArr } from "../support/cli.js";
 import { FakeVlm, serveFake } from "./support.js";
 
 let dir: string;
@@ -40,32 +40,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function arr(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(["node", "arr", ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+const arr = (...args: string[]) => runArr(args);
 
 describe("arr rubrics", () => {
   it("induce writes a loadable rubric over HTTP, prints statistics; a rerun pays nothing", async () => {
     const out = join(dir, "rubric.yaml");
     const seeds = join(dir, "seeds", "seeds.jsonl");
-    const first = await arr(
+    const induce = [
       "rubrics",
       "induce",
       "--config",
@@ -77,7 +58,8 @@ describe("arr rubrics", () => {
       "-k",
       "10",
       "--no-progress",
-    );
+    ];
+    const first = await arr(...induce);
     expect(first.err).toBe("");
     expect(first.code).toBe(0);
     expect(first.out).toMatch(
@@ -90,19 +72,7 @@ describe("arr rubrics", () => {
     const paid = fake.completed;
     expect(paid).toBe(2 * 3 + 1);
 
-    const again = await arr(
-      "rubrics",
-      "induce",
-      "--config",
-      config,
-      "--seeds",
-      seeds,
-      "--out",
-      out,
-      "-k",
-      "10",
-      "--no-progress",
-    );
+    const again = await arr(...induce);
     expect(again.code).toBe(0);
     expect(fake.completed).toBe(paid);
     expect(again.out).toMatch(/calls: 0 paid, 7 from cache/);

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RubricError } from "../../src/errors.js";
 import {
-  extractJsonObject,
   generationRequest,
   parseCategoriesReply,
   parseCriteriaReply,
@@ -205,7 +204,18 @@ describe("induction prompts", () => {
       expect(parseCriteriaReply(JSON.stringify({ criteria: [leak] }), 1)).toMatchObject({ ok: false });
     }
     expect(parseCriteriaReply("no json here", 1)).toMatchObject({ ok: false, reason: /no JSON/ });
-    expect(extractJsonObject("[1, 2]")).toBeUndefined();
+    expect(parseCriteriaReply("[1, 2]", 1)).toMatchObject({ ok: false, reason: /no JSON object/ });
+    expect(parseCriteriaReply('{"items": ["a"]}', 1)).toMatchObject({
+      ok: false,
+      reason: /no "criteria" array/,
+    });
+    // Reasoning is dropped before the object is looked for.
+    expect(
+      parseCriteriaReply('<think>{"criteria": ["x"]}</think>```json\n{"criteria": ["Sharp edges."]}\n```', 1),
+    ).toMatchObject({
+      ok: true,
+      criteria: ["Sharp edges."],
+    });
   });
 
   it("parses categories, dropping duplicate tips and empty themes, bounding the count", () => {

@@ -110,7 +110,9 @@ describe("training datasets", () => {
       "edit",
     );
     expect(edit).toEqual([{ prompt: "add snow", sourceImage: join(dir, "src.png") }]);
-    const bad = await failure(load("sharegpt-bad.json", JSON.stringify([{ input_prompt: "ok" }, { output: 1 }])));
+    const bad = await failure(
+      load("sharegpt-bad.json", JSON.stringify([{ input_prompt: "ok" }, { output: 1 }])),
+    );
     expect(bad.message).toMatch(/sharegpt-bad\.json: item 1: missing field "input_prompt"/);
     const notArray = await failure(load("sharegpt-obj.json", "{}"));
     expect(notArray.message).toContain("expected a JSON array");

@@ -41,7 +41,12 @@ async function start(judge: PairJudge, extra: Partial<Parameters<typeof startRew
     ...extra,
   });
   services.push(service);
-  const call = async (method: string, path: string, body?: unknown, token: string | null = "secret-token") => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    token: string | null = "secret-token",
+  ) => {
     const res = await fetch(service.url + path, {
       method,
       headers: {
@@ -104,7 +109,13 @@ describe("reward service", () => {
       status: 200,
       body: { status: "done", outcome: "decided", rewards: [-0.1, 1], agreement: false, cached: true },
     });
-    expect(service.stats).toMatchObject({ submitted: 1, completed: 1, decided: 1, withAgreement: 1, agreed: 0 });
+    expect(service.stats).toMatchObject({
+      submitted: 1,
+      completed: 1,
+      decided: 1,
+      withAgreement: 1,
+      agreed: 0,
+    });
     // Delivered results are dropped.
     expect((await call("GET", `/v1/judge/${id}`)).status).toBe(404);
   });
@@ -154,7 +165,9 @@ describe("reward service", () => {
     await call("GET", `/v1/judge/${third}?wait_ms=5000`);
     const control = await call("GET", "/v1/control");
     expect(control.body?.stop).toBe(true);
-    expect(String(control.body?.reason)).toMatch(/judge outage: 3 consecutive judgements failed.*unreachable/);
+    expect(String(control.body?.reason)).toMatch(
+      /judge outage: 3 consecutive judgements failed.*unreachable/,
+    );
     expect(stops).toHaveLength(1);
     expect(service.stopReason).toBe(control.body?.reason);
   });
@@ -200,12 +213,13 @@ describe("reward service", () => {
   it("passes metrics and events on, and requestStop reaches the control endpoint once", async () => {
     const { service, call, events, metrics, stops } = await start(manualJudge().judge);
     expect(
-      (await call("POST", "/v1/metrics", { rank: 0, step: 3, metrics: { reward_mean: 0.45, note: null } })).status,
+      (await call("POST", "/v1/metrics", { rank: 0, step: 3, metrics: { reward_mean: 0.45, note: null } }))
+        .status,
     ).toBe(204);
     expect(metrics).toEqual([{ rank: 0, step: 3, metrics: { reward_mean: 0.45, note: null } }]);
-    expect((await call("POST", "/v1/event", { rank: 0, kind: "checkpoint", data: { path: "/x" } })).status).toBe(
-      204,
-    );
+    expect(
+      (await call("POST", "/v1/event", { rank: 0, kind: "checkpoint", data: { path: "/x" } })).status,
+    ).toBe(204);
     expect(events).toEqual([{ rank: 0, kind: "checkpoint", data: { path: "/x" } }]);
     service.requestStop("interrupted: checkpointing");
     service.requestStop("second reason is ignored");

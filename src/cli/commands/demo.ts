@@ -4,6 +4,7 @@
  * tiny FLUX on 2 CPU workers, and the trained LoRA's win rate over the base model (src/demo/demo.ts).
  * Progress goes to stderr; the summary with paths goes to stdout.
  */
+import { setMaxListeners } from "node:events";
 import { relative } from "node:path";
 import type { Command } from "commander";
 import { type DemoResult, runDemo } from "../../demo/demo.js";
@@ -12,6 +13,7 @@ import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "
 
 interface DemoFlags extends ConfigOptions {
   out?: string;
+  control?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -34,6 +36,11 @@ export function formatDemoSummary(r: DemoResult): string {
     w
       ? `  LEARNING:   the trained LoRA beats the base model in ${pct(w.rate)} of ${w.prompts} held-out prompts (95% CI ${pct(w.interval.low)}-${pct(w.interval.high)}; same seeds, both orders, same judge)`
       : "  LEARNING:   not measured (no checkpoint was written)",
+    ...(r.control?.winrate
+      ? [
+          `  control:    the same training with every verdict reversed wins ${pct(r.control.winrate.rate)} under the same judge${w && r.control.winrate.rate < 0.5 && w.rate > 0.5 ? " (the two runs move apart: the learning follows the judge)" : ""}`,
+        ]
+      : []),
     `  report:     ${shown(r.files.report)}`,
     `  summary:    ${shown(r.files.summary)}`,
     `  time:       ${r.seconds.total.toFixed(0)} s`,
@@ -46,6 +53,8 @@ async function run(flags: DemoFlags): Promise<void> {
   const printer = progressPrinter();
   const stop = new AbortController();
   const kill = new AbortController();
+  // Induction, evaluation and training all listen on the one Ctrl-C signal.
+  setMaxListeners(0, stop.signal, kill.signal);
   const onSignal = () => {
     if (!stop.signal.aborted) {
       printer.log("interrupted: checkpointing, then stopping (press Ctrl-C again to kill the workers)");
@@ -59,6 +68,7 @@ async function run(flags: DemoFlags): Promise<void> {
     const { config } = await resolveConfigFromOptions(flags);
     const result = await runDemo({
       config,
+      control: flags.control !== false,
       ...(flags.out ? { outputDir: flags.out } : {}),
       signal: stop.signal,
       killSignal: kill.signal,
@@ -89,6 +99,7 @@ export function register(program: Command): void {
         "the whole pipeline offline on CPU: referee judge (rule-based, not a VLM), rubric induction, judge evaluation, RPO of a tiny FLUX, win rate vs base",
       )
       .option("-o, --out <dir>", "parent directory of the demo directory (default: run.output_dir)")
+      .option("--no-control", "skip the control run trained with the verdicts reversed")
       .option("--json", "print the result as JSON")
       .option("-q, --quiet", "no progress output"),
   ).action((flags: DemoFlags) => run(flags));

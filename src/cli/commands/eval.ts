@@ -5,13 +5,11 @@
  * Variants come from `--rubrics SPEC` (repeatable; SPEC = FILE, NAME=FILE or `none`) and
  * `--no-rubrics` (= a `none` variant), kept in the order given. Logic lives in src/eval/.
  */
-import { setMaxListeners } from "node:events";
 import { appendFile, mkdir, writeFile } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
-import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { displayPath } from "../../config/load.js";
-import { AbortError, UsageError } from "../../errors.js";
+import { UsageError } from "../../errors.js";
 import { DATASET_FORMATS, type DatasetFormat, loadDataset } from "../../eval/adapters/index.js";
 import { compare, compareResults, formatComparisonTable } from "../../eval/compare.js";
 import { ALL_ORDERS, type EvaluateProgress, evaluate, type PresentationOrder } from "../../eval/evaluate.js";
@@ -20,7 +18,9 @@ import { createJudge } from "../../judge/judge.js";
 import { type LoadedRubric, loadRubric } from "../../rubrics/rubric.js";
 import { openVlm } from "../../vlm/client.js";
 import { UsageMeter } from "../../vlm/usage.js";
+import { onInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
+import { stderrBar } from "../progress.js";
 
 interface EvalFlags extends ConfigOptions {
   dataset: string;
@@ -72,36 +72,6 @@ function positiveInt(flag: string, value: string | undefined, min = 1): number |
   if (!Number.isInteger(n) || n < min)
     throw new UsageError(`${flag} must be an integer >= ${min}, got "${value}"`);
   return n;
-}
-
-function progressBar(enabled: boolean) {
-  if (!enabled) return { update: (_label: string, _p: EvaluateProgress) => {}, stop: () => {} };
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: "eval {label} |{bar}| {value}/{total} judgements · accuracy {acc}%",
-      noTTYOutput: !process.stderr.isTTY,
-      notTTYSchedule: 5000,
-      hideCursor: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update(label: string, p: EvaluateProgress) {
-      const payload = { label, acc: (100 * p.accuracy).toFixed(1) };
-      if (!started) {
-        bar.start(p.total, p.done, payload);
-        started = true;
-      } else {
-        bar.setTotal(p.total);
-        bar.update(p.done, payload);
-      }
-    },
-    stop() {
-      if (started) bar.stop();
-    },
-  };
 }
 
 async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
@@ -172,24 +142,23 @@ async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
 
   const meter = new UsageMeter({ price: config.vlm?.price ?? null, budget: config.judge.budget });
   const opened = await openVlm(config, { meter });
-  const stop = new AbortController();
-  // One signal fans out to every in-flight request (each adds an abort listener).
-  setMaxListeners(0, stop.signal);
-  const onSignal = () => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  const bar = progressBar(flags.progress !== false && !flags.json);
+  const interrupt = onInterrupt();
+  const bar = stderrBar(
+    "eval {label} |{bar}| {value}/{total} judgements · accuracy {acc}%",
+    flags.progress !== false && !flags.json,
+  );
   let label = "";
   const shared = {
     pairs: data.pairs,
     orders,
     concurrency,
-    signal: stop.signal,
+    signal: interrupt.signal,
     bootstrap: { seed, resamples },
     price: opened.config.price,
     ...(flags.skipBad ? { skipBad: true } : {}),
     datasetFile: displayPath(datasetFile),
-    onProgress: (p: EvaluateProgress) => bar.update(label, p),
+    onProgress: (p: EvaluateProgress) =>
+      bar.update(p.done, p.total, { label, acc: (100 * p.accuracy).toFixed(1) }),
     onJudgement: (record: object) => appendFile(stream, `${JSON.stringify(record)}\n`),
   };
   const judges = variants.map((v) => ({
@@ -219,17 +188,14 @@ async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
       comparison = compareResults([{ name: only.name, result }], { seed, resamples });
     }
   } catch (error) {
-    if (error instanceof AbortError || stop.signal.aborted) {
-      throw new AbortError("evaluation interrupted", {
-        hint: `verdicts so far are in ${displayPath(stream)}; rerun the same command: cached verdicts are reused`,
-        cause: error,
-      });
-    }
-    throw error;
+    throw interrupt.explain(
+      error,
+      "evaluation interrupted",
+      `verdicts so far are in ${displayPath(stream)}; rerun the same command: cached verdicts are reused`,
+    );
   } finally {
     bar.stop();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    interrupt.release();
     await opened.close();
   }
 

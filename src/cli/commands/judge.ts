@@ -6,16 +6,17 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { AbortError, UsageError } from "../../errors.js";
+import { UsageError } from "../../errors.js";
 import { compareInputFromPair, createJudge, type Verdict } from "../../judge/judge.js";
 import { loadPairs, type PreferencePair } from "../../judge/pairs.js";
 import { summarizeVerdicts } from "../../judge/summary.js";
 import { loadRubric } from "../../rubrics/rubric.js";
 import { openVlm } from "../../vlm/client.js";
 import { UsageMeter } from "../../vlm/usage.js";
+import { onInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
+import { stderrBar } from "../progress.js";
 
 interface JudgeFlags extends ConfigOptions {
   pairs: string;
@@ -24,19 +25,6 @@ interface JudgeFlags extends ConfigOptions {
   json?: boolean;
   progress?: boolean;
   skipBad?: boolean;
-}
-
-function bar(enabled: boolean) {
-  // A bar only on a terminal: piped stderr gets no redraw noise.
-  if (!enabled || !process.stderr.isTTY) return null;
-  return new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: "judge |{bar}| {value}/{total} · decided {decided} · ties {ties} · invalid {invalid}",
-      hideCursor: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
 }
 
 function record(pair: PreferencePair, v: Verdict): string {
@@ -61,11 +49,12 @@ async function run(flags: JudgeFlags): Promise<void> {
     await mkdir(dirname(resolve(flags.out)), { recursive: true });
     out = createWriteStream(resolve(flags.out));
   }
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  const progress = bar(flags.progress !== false && !flags.json);
+  const interrupt = onInterrupt();
+  // Only on a terminal: judge output is often piped, and it streams verdicts anyway.
+  const progress = stderrBar(
+    "judge |{bar}| {value}/{total} · decided {decided} · ties {ties} · invalid {invalid}",
+    flags.progress !== false && !flags.json && process.stderr.isTTY === true,
+  );
   const done: Verdict[] = [];
   let failure: unknown = null;
   const judge = createJudge({
@@ -76,23 +65,22 @@ async function run(flags: JudgeFlags): Promise<void> {
     meter,
   });
   try {
-    progress?.start(pairs.length, 0, { decided: 0, ties: 0, invalid: 0 });
+    progress.update(0, pairs.length, { decided: 0, ties: 0, invalid: 0 });
     await judge.compareMany(pairs.map(compareInputFromPair), {
       concurrency: opened.config.concurrency,
-      signal: stop.signal,
+      signal: interrupt.signal,
       onVerdict: (v, i) => {
         done.push(v);
         out?.write(`${record(pairs[i] as PreferencePair, v)}\n`);
       },
-      onProgress: (p) => progress?.update(p.done, { decided: p.decided, ties: p.ties, invalid: p.invalid }),
+      onProgress: (p) =>
+        progress.update(p.done, p.total, { decided: p.decided, ties: p.ties, invalid: p.invalid }),
     });
   } catch (error) {
-    failure =
-      stop.signal.aborted && !(error instanceof AbortError) ? new AbortError("judging interrupted") : error;
+    failure = interrupt.explain(error, "judging interrupted");
   } finally {
-    progress?.stop();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    progress.stop();
+    interrupt.release();
     await new Promise<void>((r) => (out ? out.end(r) : r()));
     await opened.close();
   }

@@ -5,10 +5,9 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
-import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { displayPath } from "../../config/load.js";
-import { AbortError, UsageError } from "../../errors.js";
+import { UsageError } from "../../errors.js";
 import { loadPairs } from "../../judge/pairs.js";
 import { CallCache } from "../../rubrics/call-cache.js";
 import { type InductionProgress, type InductionResult, induceRubrics } from "../../rubrics/induce.js";
@@ -16,7 +15,9 @@ import { loadRubric, renderRubricMarkdown, saveRubric } from "../../rubrics/rubr
 import { induceZeroShot } from "../../rubrics/zero-shot.js";
 import { openVlm } from "../../vlm/client.js";
 import { UsageMeter } from "../../vlm/usage.js";
+import { onInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
+import { stderrBar } from "../progress.js";
 
 interface InduceFlags extends ConfigOptions {
   seeds?: string;
@@ -35,39 +36,6 @@ function parseK(value: string | undefined): number | undefined {
     });
   }
   return k;
-}
-
-function progressReporter(enabled: boolean): { update(e: InductionProgress): void; stop(): void } {
-  if (!enabled) return { update: () => {}, stop: () => {} };
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format:
-        "induce |{bar}| {value}/{total} pairs · passed {passed} · dropped {dropped} · failed {failed} {stage}",
-      noTTYOutput: !process.stderr.isTTY,
-      notTTYSchedule: 5000,
-      hideCursor: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update(e) {
-      const payload = {
-        passed: e.passed,
-        dropped: e.dropped,
-        failed: e.failed,
-        stage: e.stage === "pairs" ? "" : `· ${e.stage}`,
-      };
-      if (!started) {
-        bar.start(e.total, e.done, payload);
-        started = true;
-      } else bar.update(e.done, payload);
-    },
-    stop() {
-      if (started) bar.stop();
-    },
-  };
 }
 
 function summary(out: string, r: InductionResult): string {
@@ -114,11 +82,11 @@ async function induce(flags: InduceFlags): Promise<void> {
   const vlmConfig = config.vlm;
   const meter = new UsageMeter({ price: vlmConfig?.price ?? null, budget: induction.budget });
   const opened = await openVlm(config, { meter });
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  const bar = progressReporter(flags.progress !== false);
+  const interrupt = onInterrupt();
+  const bar = stderrBar(
+    "induce |{bar}| {value}/{total} pairs · passed {passed} · dropped {dropped} · failed {failed} {stage}",
+    flags.progress !== false,
+  );
   const cache = new CallCache(config.judge.cache_dir ? join(config.judge.cache_dir, "induction") : null);
   let result: InductionResult;
   try {
@@ -127,8 +95,14 @@ async function induce(flags: InduceFlags): Promise<void> {
       config: induction,
       cache,
       price: opened.config.price,
-      signal: stop.signal,
-      onProgress: (e: InductionProgress) => bar.update(e),
+      signal: interrupt.signal,
+      onProgress: (e: InductionProgress) =>
+        bar.update(e.done, e.total, {
+          passed: e.passed,
+          dropped: e.dropped,
+          failed: e.failed,
+          stage: e.stage === "pairs" ? "" : `· ${e.stage}`,
+        }),
     };
     result = seeds
       ? await induceRubrics({
@@ -140,17 +114,14 @@ async function induce(flags: InduceFlags): Promise<void> {
         })
       : await induceZeroShot({ ...common, image: opened.config.image });
   } catch (error) {
-    if (error instanceof AbortError || stop.signal.aborted) {
-      throw new AbortError("rubric induction interrupted", {
-        hint: "rerun the same command to resume: calls already paid for are cached",
-        cause: error,
-      });
-    }
-    throw error;
+    throw interrupt.explain(
+      error,
+      "rubric induction interrupted",
+      "rerun the same command to resume: calls already paid for are cached",
+    );
   } finally {
     bar.stop();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    interrupt.release();
     await opened.close();
   }
   await saveRubric(out, result.rubric);

@@ -1,0 +1,244 @@
+/**
+ * `train()` end to end on CPU: 2 torchrun workers (gloo) on the tiny FLUX, the reward service and a
+ * deterministic in-process stand-in judge (the brighter image wins). Launches are shared: the
+ * interrupted run is also the first half of the resume-equality check.
+ *
+ * - metrics.jsonl, checkpoints, grids, report.html and the manifest of an uninterrupted run;
+ * - Ctrl-C (aborting the signal) at update 2 checkpoints and exits cleanly; resuming to update 4
+ *   ends with exactly the LoRA of the uninterrupted 4-update run;
+ * - a worker that raises ends the run with a TrainingError carrying the Python traceback, and no
+ *   worker process survives;
+ * - a judge outage checkpoints and stops with the outage reason.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/load.js";
+import type { Config } from "../../src/config/schema.js";
+import { TrainingError } from "../../src/errors.js";
+import type { PairJudge } from "../../src/train/reward-service.js";
+import { readMetrics, type TrainResult, train } from "../../src/train/train.js";
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "arr-train-e2e-"));
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+async function config(name: string, set: string[] = []): Promise<Config> {
+  const { config } = await loadConfig({
+    preset: "tiny-cpu",
+    set: [
+      `run.output_dir=${root}`,
+      `run.name=${name}`,
+      "train.max_steps=4",
+      "train.checkpoint_every=2",
+      "train.eval_every=2",
+      'train.eval_prompts=["a red apple", "a blue car"]',
+      ...set,
+    ],
+  });
+  return config;
+}
+
+/** Deterministic stand-in: the brighter candidate wins (+1 / -1), equal brightness is a tie. */
+function brighterJudge(calls: string[][] = []): PairJudge {
+  return {
+    async compare({ candidates }) {
+      calls.push(candidates);
+      const means = await Promise.all(
+        candidates.map(async (path) => {
+          const { channels } = await sharp(path).stats();
+          return channels.slice(0, 3).reduce((s, c) => s + c.mean, 0);
+        }),
+      );
+      const [a, b] = means as [number, number];
+      if (a === b) return { outcome: "tie", rewards: [0, 0], agreement: null, cached: false };
+      return { outcome: "decided", rewards: a > b ? [1, -1] : [-1, 1], agreement: true, cached: false };
+    },
+  };
+}
+
+/** Python processes still running for a run (the workers and torchrun itself). */
+function survivors(runDir: string): string[] {
+  const out = execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" });
+  return out.split("\n").filter((line) => line.includes(join(runDir, "run.json")));
+}
+
+async function file(path: string): Promise<Buffer> {
+  return readFile(path);
+}
+
+/**
+ * The tensors of a safetensors file by name (dtype, shape and raw bytes), leaving out the header's
+ * free-form metadata, which may carry unordered sets.
+ */
+async function tensors(path: string): Promise<Map<string, string>> {
+  const bytes = await readFile(path);
+  const size = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + size).toString("utf8")) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
+  const out = new Map<string, string>();
+  for (const [name, t] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const data = bytes.subarray(8 + size + t.data_offsets[0], 8 + size + t.data_offsets[1]);
+    out.set(name, `${t.dtype}${JSON.stringify(t.shape)}:${data.toString("base64")}`);
+  }
+  return out;
+}
+
+let uninterrupted: TrainResult;
+
+describe("train() end to end on CPU with 2 workers", () => {
+  it("runs 4 updates: metrics.jsonl, checkpoints, grids, report and manifest", async () => {
+    const calls: string[][] = [];
+    const progress: number[] = [];
+    uninterrupted = await train({
+      config: await config("full"),
+      judge: brighterJudge(calls),
+      onProgress: (p) => progress.push(p.update),
+    });
+    const { paths } = uninterrupted;
+    expect(uninterrupted.updates).toBe(4);
+    expect(uninterrupted.stopReason).toBeNull();
+    expect(progress).toEqual([1, 2, 3, 4]);
+
+    // One judged pair per worker per update, each an existing PNG pair sampled by the workers.
+    expect(calls).toHaveLength(8);
+    expect(uninterrupted.judge).toMatchObject({ submitted: 8, completed: 8, failed: 0 });
+    expect(calls[0]?.[0]).toMatch(/samples\/r[01]-o0-p0-c0\.png$/);
+
+    const metrics = await readMetrics(paths);
+    expect(metrics.map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    for (const m of metrics) {
+      for (const key of [
+        "reward_mean",
+        "loss",
+        "kl",
+        "clip_frac",
+        "grad_norm",
+        "time_sampling",
+        "time_update",
+      ]) {
+        expect(typeof m[key], key).toBe("number");
+      }
+      expect(m.decided as number).toBe(2 - (m.tie as number));
+      expect(m.judge).toMatchObject({ failed: 0 });
+    }
+    expect((await readFile(paths.judgements, "utf8")).trim().split("\n")).toHaveLength(8);
+
+    const ckpts = (await readdir(paths.checkpoints)).sort();
+    expect(ckpts).toEqual(["checkpoint-2", "checkpoint-4", "latest"]);
+    expect((await readFile(join(paths.checkpoints, "latest"), "utf8")).trim()).toBe("checkpoint-4");
+    const ck4 = join(paths.checkpoints, "checkpoint-4");
+    for (const name of [
+      "trainable.safetensors",
+      "state.json",
+      "scheduler.pt",
+      "rng-rank0.pt",
+      "rng-rank1.pt",
+    ]) {
+      expect(existsSync(join(ck4, name)), name).toBe(true);
+    }
+    expect((await readdir(join(ck4, "lora"))).some((n) => n.endsWith(".safetensors"))).toBe(true);
+    expect(JSON.parse(await readFile(join(ck4, "state.json"), "utf8"))).toMatchObject({
+      update: 4,
+      world_size: 2,
+    });
+
+    expect((await readdir(paths.grids)).filter((n) => n.endsWith(".png")).sort()).toEqual([
+      "eval-000002.png",
+      "eval-000004.png",
+    ]);
+    const report = await readFile(paths.report, "utf8");
+    expect(report).toContain("Mean reward");
+    expect(report).toContain("data:image/png;base64,");
+    const manifest = JSON.parse(await readFile(paths.manifest, "utf8"));
+    expect(manifest.python.versions.packages.torch).toMatch(/^\d+\.\d+/);
+    expect(manifest.seeds).toMatchObject({ train: 42 });
+    expect(survivors(paths.dir)).toEqual([]);
+  });
+
+  it("Ctrl-C at update 2 checkpoints and exits cleanly; resume to 4 gives the uninterrupted LoRA", async () => {
+    const stop = new AbortController();
+    const interrupted = await train({
+      config: await config("resumed"),
+      judge: brighterJudge(),
+      signal: stop.signal,
+      onProgress: (p) => {
+        if (p.update === 2) stop.abort();
+      },
+    });
+    expect(interrupted.stopReason).toMatch(/interrupted/);
+    expect(interrupted.updates).toBe(2);
+    expect((await readFile(join(interrupted.paths.checkpoints, "latest"), "utf8")).trim()).toBe(
+      "checkpoint-2",
+    );
+    expect(existsSync(join(interrupted.paths.checkpoints, "checkpoint-4"))).toBe(false);
+    expect(survivors(interrupted.paths.dir)).toEqual([]);
+
+    const resumed = await train({ resume: interrupted.runDir, judge: brighterJudge() });
+    expect(resumed.updates).toBe(4);
+    expect(resumed.stopReason).toBeNull();
+    expect((await readMetrics(resumed.paths)).map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    const ours = join(resumed.paths.checkpoints, "checkpoint-4");
+    const theirs = join(uninterrupted.paths.checkpoints, "checkpoint-4");
+    const trainable = await file(join(ours, "trainable.safetensors"));
+    expect(trainable.equals(await file(join(theirs, "trainable.safetensors")))).toBe(true);
+    // ... and the updates did move the weights (the equality is not between two untouched LoRAs).
+    const atTwo = await file(join(resumed.paths.checkpoints, "checkpoint-2", "trainable.safetensors"));
+    expect(trainable.equals(atTwo)).toBe(false);
+    // The diffusers-format LoRA holds the same tensors too.
+    for (const name of (await readdir(join(ours, "lora"))).filter((n) => n.endsWith(".safetensors"))) {
+      const a = await tensors(join(ours, "lora", name));
+      expect(a.size).toBeGreaterThan(0);
+      expect(a).toEqual(await tensors(join(theirs, "lora", name)));
+    }
+  });
+
+  it("a worker that raises ends the run with its Python traceback and no orphan processes", async () => {
+    // An existing folder that is not a LoRA: the workers start, then raise while loading it.
+    const notALora = join(root, "not-a-lora");
+    await mkdir(notALora, { recursive: true });
+    const cfg = await config("crash", [`train.lora.init_from=${notALora}`]);
+    const error = await train({ config: cfg, judge: brighterJudge() }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TrainingError);
+    const e = error as TrainingError;
+    expect(e.message).toMatch(/a training worker failed/);
+    expect(e.hint).toContain("Traceback (most recent call last)");
+    expect(e.hint).toContain("not-a-lora");
+    const runDir = (await readdir(root)).find((n) => n.startsWith("crash-"));
+    expect(runDir).toBeDefined();
+    expect(survivors(join(root, runDir as string))).toEqual([]);
+  });
+
+  it("a judge outage checkpoints and stops with the outage reason", async () => {
+    const failing: PairJudge = {
+      compare: async () => {
+        throw new Error("connection refused by the VLM endpoint");
+      },
+    };
+    const result = await train({
+      config: await config("outage", ["train.service.outage_threshold=2"]),
+      judge: failing,
+    });
+    expect(result.stopReason).toMatch(/judge outage: \d+ consecutive judgements failed.*connection refused/);
+    expect(result.updates).toBeGreaterThanOrEqual(1);
+    expect(result.updates).toBeLessThan(4);
+    expect(result.judge.failed).toBeGreaterThanOrEqual(2);
+    const metrics = await readMetrics(result.paths);
+    expect(metrics[0]).toMatchObject({ failed: 2, decided: 0 });
+    const latest = (await readFile(join(result.paths.checkpoints, "latest"), "utf8")).trim();
+    expect(latest).toBe(`checkpoint-${result.updates}`);
+    expect(survivors(result.paths.dir)).toEqual([]);
+  });
+});
