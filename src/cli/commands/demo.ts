@@ -8,11 +8,13 @@ import { setMaxListeners } from "node:events";
 import { relative } from "node:path";
 import type { Command } from "commander";
 import { type DemoResult, runDemo } from "../../demo/demo.js";
+import { UsageError } from "../../errors.js";
 import { progressPrinter } from "../../train/progress.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
 
 interface DemoFlags extends ConfigOptions {
   out?: string;
+  minWinrate: string;
   control?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -49,7 +51,24 @@ export function formatDemoSummary(r: DemoResult): string {
   return lines.join("\n");
 }
 
+/** The demo shows learning or fails: a win rate below the bar, or a control that wins, is an error. */
+export function learningFailure(r: DemoResult, minWinrate: number): string | null {
+  if (r.training.stopReason) return null; // an interrupted demo is not a measurement
+  if (!r.winrate) return "no trained checkpoint to measure";
+  if (r.winrate.rate < minWinrate) {
+    return `the trained LoRA wins ${(100 * r.winrate.rate).toFixed(1)}% < ${(100 * minWinrate).toFixed(0)}% against the base`;
+  }
+  if (r.control?.winrate && r.control.winrate.rate >= 0.5) {
+    return `the reversed-verdict control also wins (${(100 * r.control.winrate.rate).toFixed(1)}%): the learning does not follow the judge`;
+  }
+  return null;
+}
+
 async function run(flags: DemoFlags): Promise<void> {
+  const minWinrate = Number(flags.minWinrate);
+  if (!(minWinrate >= 0 && minWinrate <= 1)) {
+    throw new UsageError(`--min-winrate ${flags.minWinrate}: expected a fraction between 0 and 1`);
+  }
   const printer = progressPrinter();
   const stop = new AbortController();
   const kill = new AbortController();
@@ -85,6 +104,11 @@ async function run(flags: DemoFlags): Promise<void> {
     });
     printer.done();
     process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : formatDemoSummary(result));
+    const failure = learningFailure(result, minWinrate);
+    if (failure) {
+      process.stderr.write(`arr: learning not shown: ${failure}\n`);
+      process.exitCode = 1;
+    }
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -100,6 +124,7 @@ export function register(program: Command): void {
       )
       .option("-o, --out <dir>", "parent directory of the demo directory (default: run.output_dir)")
       .option("--no-control", "skip the control run trained with the verdicts reversed")
+      .option("--min-winrate <fraction>", "exit 1 when the trained LoRA wins less often than this", "0.7")
       .option("--json", "print the result as JSON")
       .option("-q, --quiet", "no progress output"),
   ).action((flags: DemoFlags) => run(flags));
