@@ -111,3 +111,21 @@ def test_api_sample_writes_images_end_to_end(tiny_flux_dir, tmp_path):
     # fixed seeds: the same prompt and seed give the same image in another call
     assert list(Image.open(out["images"][2]).getdata()) == list(img.getdata())
     assert list(Image.open(out["images"][3]).getdata()) != list(img.getdata())
+
+
+def test_building_the_tiny_model_leaves_the_callers_rng_streams_alone(tmp_path):
+    """A first run builds the cache and later runs load it: both must draw the same LoRA init."""
+    import random
+
+    import numpy as np
+
+    from autorubric_runtime.models import tiny
+
+    def draws():
+        return torch.rand(3).tolist(), random.random(), float(np.random.rand())
+
+    torch.manual_seed(7), random.seed(7), np.random.seed(7)
+    expected = draws()
+    torch.manual_seed(7), random.seed(7), np.random.seed(7)
+    tiny.ensure_tiny("flux", cache_dir=tmp_path)
+    assert draws() == expected

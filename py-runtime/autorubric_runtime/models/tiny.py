@@ -24,12 +24,16 @@ tests/test_flux.py). The encoder stays random: text-to-image never encodes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import random
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 
 log = logging.getLogger(__name__)
@@ -283,6 +287,17 @@ def _builders():
     return {"flux": build_tiny_flux, "qwen-edit": qwen}
 
 
+@contextlib.contextmanager
+def _preserve_host_rngs() -> Iterator[None]:
+    """Restores Python's and NumPy's global RNG states on exit (torch's are forked separately)."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
 def ensure_tiny(family: str, cache_dir: str | Path | None = None, seed: int = 0) -> Path:
     """The tiny model folder of ``family``, built on first use (atomic: a partial build is never used)."""
     builders = _builders()
@@ -300,7 +315,10 @@ def ensure_tiny(family: str, cache_dir: str | Path | None = None, seed: int = 0)
 
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    builders[family](tmp, seed=seed)
+    # Building seeds and draws from the global RNGs; the caller's streams (LoRA init, sampling) must
+    # not depend on whether the cache already existed, or a first run differs from every later one.
+    with torch.random.fork_rng(devices=[]), _preserve_host_rngs():
+        builders[family](tmp, seed=seed)
     (tmp / "autorubric_tiny.json").write_text(
         json.dumps({"family": family, "seed": seed, "version": TINY_FORMAT_VERSION})
     )
