@@ -89,11 +89,12 @@ async function lazyImage(
   options: PrepareOptions,
 ): Promise<LazyImage> {
   const bytes = await readImageBytes(input, options);
+  const hash = hashBytes(bytes);
   let once: Promise<PreparedImage> | null = null;
   return {
-    hash: hashBytes(bytes),
+    hash,
     prepared: () => {
-      once ??= prepareImage(input, encoding, { ...options, bytes });
+      once ??= prepareImage(input, encoding, { ...options, bytes, hash });
       return once;
     },
   };

@@ -37,6 +37,8 @@ export interface PrepareOptions {
   fetch?: typeof fetch;
   /** The input's bytes when the caller has already read them (saves a second read or download). */
   bytes?: Buffer;
+  /** sha256 of `bytes` when the caller has already computed it (a cache key), so it is not hashed twice. */
+  hash?: string;
 }
 
 /** Largest image accepted from a URL or file (bytes): a guard against pulling a huge file into memory. */
@@ -142,7 +144,7 @@ export async function prepareImage(
   const bytes = options.bytes ?? (await readImageBytes(input, options));
   if (bytes.length === 0)
     throw new ImageError(`image ${source} is empty`, { source, hint: "regenerate or replace the file" });
-  const hash = hashBytes(bytes);
+  const hash = options.bytes && options.hash ? options.hash : hashBytes(bytes);
 
   let meta: Metadata;
   try {
