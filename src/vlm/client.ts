@@ -17,6 +17,7 @@ import {
 import type { Config, VlmConfig } from "../config/schema.js";
 import { AbortError, ConfigError, VlmError } from "../errors.js";
 import { EndpointPool, type EndpointState, Semaphore } from "./endpoint-pool.js";
+import { encodeRequestBody } from "./request-body.js";
 import type { TokenUsage, UsageMeter } from "./usage.js";
 
 export type ContentPart = { type: "text"; text: string } | { type: "image_url"; image_url: { url: string } };
@@ -193,10 +194,13 @@ export function createVlmClient(config: VlmConfig, options: VlmClientOptions = {
         try {
           const client = sdk.get(ep.url) as OpenAI;
           // extra_body keys go straight into the JSON body; the SDK types don't know them.
-          const res = (await client.chat.completions.create(
-            body(req) as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming,
-            signal ? { signal } : {},
-          )) as OpenAI.ChatCompletion;
+          const params = body(req) as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming;
+          const res = (await client.chat.completions.create(params, {
+            // Pre-encoded: the SDK would JSON.stringify megabytes of base64 (see request-body.ts).
+            body: encodeRequestBody(params),
+            headers: { "content-type": "application/json" },
+            ...(signal ? { signal } : {}),
+          })) as OpenAI.ChatCompletion;
           pool.succeed(ep);
           const usage: TokenUsage = {
             promptTokens: res.usage?.prompt_tokens ?? 0,
