@@ -160,7 +160,7 @@ pre{background:#f6f6f6;padding:1rem;white-space:pre-wrap}
 <h1>${escapeHtml(r.title)}</h1>
 <table>${facts.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("")}</table>
 <h2>Curves</h2><div class="charts">${charts || "<p>No metrics yet.</p>"}</div>
-<h2>Evaluation grids (top: base model, bottom: current LoRA; same prompts and seeds)</h2>
+<h2>Evaluation grids (left: base model, right: current LoRA; one row per prompt, same seeds)</h2>
 ${grids || "<p>No evaluation grids (set train.eval_every and train.eval_prompts).</p>"}
 <h2>Rubric used by the judge</h2>
 <pre>${escapeHtml(r.rubricText ?? "(none: the judge ran without a rubric)")}</pre>
