@@ -22,5 +22,9 @@ npx tsc --noEmit
 step "TypeScript tests (vitest)"
 npx vitest run
 
+step "Python lint and format (ruff)"
+python=${ARR_PYTHON:-$root/py-runtime/.venv/bin/python}
+(cd py-runtime && "$python" -m ruff check . && "$python" -m ruff format --check .)
+
 step "Python tests (pytest)"
 bash scripts/test-python.sh

@@ -6,24 +6,13 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
-
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRng } from "../../src/random.js";
 
 export async function photoLikePng(size: number, seed: number): Promise<Buffer> {
   // Drawn at half size and upscaled: real photos are locally smooth, which is what PNG exploits.
   const full = size;
   size = Math.max(8, Math.round(size / 2));
-  const next = rng(seed);
+  const next = seededRng(seed);
   const raw = Buffer.alloc(size * size * 3);
   const f = [1 + next() * 3, 1 + next() * 3, 1 + next() * 3];
   const ph = [next() * 6.28, next() * 6.28, next() * 6.28];

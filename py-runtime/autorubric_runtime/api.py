@@ -137,7 +137,9 @@ def sample(args: dict[str, Any]) -> dict[str, Any]:
                 path = folder / "samples" / f"{j:04d}.png"
                 if j == 0:
                     folder.mkdir(parents=True, exist_ok=True)
-                    (folder / "metadata.jsonl").write_text(json.dumps(meta if meta is not None else {"prompt": text}) + "\n")
+                    (folder / "metadata.jsonl").write_text(
+                        json.dumps(meta if meta is not None else {"prompt": text}) + "\n"
+                    )
             else:
                 path = out_dir / f"{i:05d}_{j:02d}.png"
                 index_lines.append(json.dumps({"prompt": text, "seed": int(seeds[i]) + j, "image": path.name}))

@@ -139,7 +139,9 @@ def latest_checkpoint(root: str | Path) -> Path | None:
         return None
     ckpt = root / pointer.read_text().strip()
     if not (ckpt / "state.json").is_file():
-        raise CheckpointError(f"{pointer} points at {ckpt}, which is missing or incomplete; delete {pointer} to start over")
+        raise CheckpointError(
+            f"{pointer} points at {ckpt}, which is missing or incomplete; delete {pointer} to start over"
+        )
     return ckpt
 
 

@@ -50,7 +50,6 @@ class DistInfo:
 def init_distributed(backend: str = "auto", timeout_s: float = 1800.0) -> DistInfo:
     """Join torchrun's process group (RANK/WORLD_SIZE/LOCAL_RANK), or run single-process without one."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     cuda = torch.cuda.is_available()
     if backend == "auto":
@@ -131,7 +130,11 @@ def wrap_model(module: nn.Module, strategy: str, info: DistInfo, bf16: bool = Fa
         for p in module.parameters():
             if p.requires_grad:
                 dist.broadcast(p.data, src=0)
-    mp = MixedPrecision(param_dtype=torch.bfloat16, reduce_dtype=torch.float32, buffer_dtype=torch.bfloat16) if bf16 else None
+    mp = (
+        MixedPrecision(param_dtype=torch.bfloat16, reduce_dtype=torch.float32, buffer_dtype=torch.bfloat16)
+        if bf16
+        else None
+    )
     return FSDP(
         module,
         sharding_strategy=ShardingStrategy.FULL_SHARD,

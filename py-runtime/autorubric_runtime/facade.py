@@ -17,6 +17,7 @@ plus the diagnostic ops here. Test-only ops exist when ``ARR_BRIDGE_TEST_OPS=1``
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import math
@@ -31,14 +32,10 @@ from typing import Any
 def _redirect_stdout() -> None:
     # pythonia gives Python Node's own fd 1, and talks to Node over a separate IPC socket, so fd 1
     # can be pointed at stderr without touching the bridge's channel.
-    try:
+    with contextlib.suppress(Exception):  # a closed stdout is fine: it is replaced below
         sys.stdout.flush()
-    except Exception:  # noqa: BLE001 - a closed stdout is fine, we replace it anyway
-        pass
-    try:
+    with contextlib.suppress(OSError):
         os.dup2(2, 1)
-    except OSError:
-        pass
     sys.stdout = sys.stderr
 
 
@@ -107,9 +104,7 @@ def versions(args: dict[str, Any] | None = None) -> dict[str, Any]:
             if out["cuda_available"]:
                 for i in range(torch.cuda.device_count()):
                     props = torch.cuda.get_device_properties(i)
-                    out["gpus"].append(
-                        {"index": i, "name": props.name, "memory_bytes": int(props.total_memory)}
-                    )
+                    out["gpus"].append({"index": i, "name": props.name, "memory_bytes": int(props.total_memory)})
         except Exception as exc:  # noqa: BLE001 - reported, not raised: doctor explains it
             out["torch_error"] = f"{type(exc).__name__}: {exc}"
     try:

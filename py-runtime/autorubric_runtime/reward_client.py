@@ -115,7 +115,9 @@ class ServiceClient:
     poll_wait_ms: int = 20_000
     _sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None, wait_s: float = 0.0) -> tuple[int, Any]:
+    def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, wait_s: float = 0.0
+    ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode("utf8")
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         if data is not None:

@@ -212,7 +212,8 @@ def _build(cls: Any, data: dict[str, Any], where: str) -> Any:
     if unknown:
         prefix = f"{where}." if where else ""
         raise RunConfigError(
-            f"unknown key {prefix}{unknown[0]}" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+            f"unknown key {prefix}{unknown[0]}"
+            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
             + f"; known keys here: {', '.join(names)}"
         )
     values: dict[str, Any] = {}

@@ -68,7 +68,9 @@ def init_noise(
         base = torch.randn((n_prompts, L, C), generator=generator, device=generator.device, dtype=torch.float32)
         noise = base.repeat_interleave(candidates, dim=0)
     else:
-        noise = torch.randn((n_prompts * candidates, L, C), generator=generator, device=generator.device, dtype=torch.float32)
+        noise = torch.randn(
+            (n_prompts * candidates, L, C), generator=generator, device=generator.device, dtype=torch.float32
+        )
     return noise.to(adapter.device)
 
 

@@ -98,7 +98,12 @@ def sde_step_with_logprob(
     mean = x + delta * v - 0.5 * eta**2 * score * delta
     std = eta * torch.sqrt(s - s_next)  # (B, 1, ...)
     if prev_sample is None:
-        noise = torch.randn(x.shape, generator=generator, device=x.device if generator is None else generator.device, dtype=torch.float32)
+        noise = torch.randn(
+            x.shape,
+            generator=generator,
+            device=x.device if generator is None else generator.device,
+            dtype=torch.float32,
+        )
         prev_sample = (mean + std * noise.to(x.device)).detach()
     else:
         prev_sample = prev_sample.detach().to(torch.float32)

@@ -267,7 +267,9 @@ def train_step(state: TrainState) -> StepResult:
             names = [f"r{info.rank}-o{state.outer}-p{i}-c{c}.png" for c in range(C)]
             paths = state.write_images(pixels, names) if state.write_images else []
         index = state.outer * cfg.prompts_per_gpu + i
-        handle = state.reward.submit(JudgeRequest(info.rank, state.update, index, row.prompt, paths, row.source_image, pixels))
+        handle = state.reward.submit(
+            JudgeRequest(info.rank, state.update, index, row.prompt, paths, row.source_image, pixels)
+        )
         # the last transition is never trained; each candidate draws its own subset of the others
         steps = [sorted(torch.randperm(S - 1, generator=state.select_gen)[:T].tolist()) for _ in range(C)]
         sampled.append(_Sampled(ro, handle, steps))
@@ -357,7 +359,10 @@ def window_metrics(state: TrainState, grad_norm: float, lr: float) -> dict[str, 
     for key in ("decided", "tie", "invalid", "failed"):
         state.totals[key] = state.totals.get(key, 0.0) + getattr(w, key)
     terms = max(w.terms, 1.0)
-    times = {k: getattr(w, k) / world for k in ("time_sampling", "time_decode", "time_reference", "time_judge_wait", "time_update")}
+    times = {
+        k: getattr(w, k) / world
+        for k in ("time_sampling", "time_decode", "time_reference", "time_judge_wait", "time_update")
+    }
     return {
         "update": state.update,
         "lr": lr,

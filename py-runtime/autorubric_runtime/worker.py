@@ -176,7 +176,9 @@ def seed_everything(seed: int, rank: int) -> None:
     torch.manual_seed(seed + rank)
 
 
-def build_state(cfg: RunCfg, info: D.DistInfo, reward: RewardFn, writer: SampleWriter | None) -> tuple[TrainState, Path | None]:
+def build_state(
+    cfg: RunCfg, info: D.DistInfo, reward: RewardFn, writer: SampleWriter | None
+) -> tuple[TrainState, Path | None]:
     """Adapter + LoRA (+ resume weights) -> wrapped train state; returns the checkpoint to restore from."""
     from autorubric_runtime.lora import attach_lora, load_lora
     from autorubric_runtime.models.base import load_adapter
@@ -227,7 +229,9 @@ def run(cfg: RunCfg, reward: RewardFn | None = None, client: ServiceClient | Non
         ckroot = run_dir / "checkpoints"
         saved = state.update if ckpt is not None else -1
         if info.is_main and client is not None:
-            client.post_event("started", {"update": state.update, "world_size": info.world_size, "resumed": ckpt is not None})
+            client.post_event(
+                "started", {"update": state.update, "world_size": info.world_size, "resumed": ckpt is not None}
+            )
         stop_reason: str | None = None
         while state.update < cfg.max_steps:
             result = train_step(state)

@@ -20,14 +20,6 @@ from autorubric_runtime.checkpoint import (
 from autorubric_runtime.trainer import train_step
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def resume_cfg(model_dir: Path):
     # everything that carries state across updates is switched on: warmup (scheduler), a timestep
     # subset (selection RNG), shuffled data over more than one epoch, KL, separate noise per candidate
@@ -80,7 +72,14 @@ def test_checkpoint_layout_and_latest_pointer(tiny_flux_dir: Path, tmp_path: Pat
     ckpt = save_checkpoint(state, tmp_path)
     assert (tmp_path / "latest").read_text().strip() == "checkpoint-2"
     names = {p.name for p in ckpt.iterdir()}
-    assert {"lora", "trainable.safetensors", "optimizer-rank0.pt", "rng-rank0.pt", "scheduler.pt", "state.json"} <= names
+    assert {
+        "lora",
+        "trainable.safetensors",
+        "optimizer-rank0.pt",
+        "rng-rank0.pt",
+        "scheduler.pt",
+        "state.json",
+    } <= names
     assert (ckpt / "lora" / "pytorch_lora_weights.safetensors").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]  # nothing partial left
     meta = json.loads((ckpt / "state.json").read_text())

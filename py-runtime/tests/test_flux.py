@@ -58,7 +58,11 @@ def test_eta_zero_matches_the_stock_flux_pipeline(flux_adapter):
     pipe.scheduler = FlowMatchEulerDiscreteScheduler(shift=1.0, use_dynamic_shifting=False)
     noise = init_noise(flux_adapter, 1, 1, torch.Generator().manual_seed(0))
     ours = rollout(
-        flux_adapter, flux_adapter.encode(["a red cat"]), {"steps": 4, "eta": 0.0, "shift": 1.0}, torch.Generator(), init_noise=noise
+        flux_adapter,
+        flux_adapter.encode(["a red cat"]),
+        {"steps": 4, "eta": 0.0, "shift": 1.0},
+        torch.Generator(),
+        init_noise=noise,
     )
     ref = pipe(
         "a red cat",
@@ -83,7 +87,9 @@ def test_api_sample_writes_images_end_to_end(tiny_flux_dir, tmp_path):
         "model": {"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"},
         "sampler": {"steps": 3, "eta": 0.3, "height": 64, "width": 64},
     }
-    flat = OPS["sample"]({"config": config, "lora_dir": None, "prompts": ["a red cat"], "seeds": [7], "out_dir": str(tmp_path / "flat")})
+    flat = OPS["sample"](
+        {"config": config, "lora_dir": None, "prompts": ["a red cat"], "seeds": [7], "out_dir": str(tmp_path / "flat")}
+    )
     img = Image.open(flat["images"][0])
     assert img.size == (64, 64) and img.mode == "RGB"
     assert json.loads((tmp_path / "flat" / "index.jsonl").read_text())["seed"] == 7

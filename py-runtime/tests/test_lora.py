@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import perturb_lora
 
 from autorubric_runtime.lora import (
     ATTENTION_TARGETS,
@@ -11,7 +12,6 @@ from autorubric_runtime.lora import (
     resolve_targets,
     save_lora,
 )
-from conftest import perturb_lora
 
 
 def _velocity(adapter, seed=0):
@@ -82,18 +82,24 @@ def test_load_lora_for_sampling_and_resume(flux_adapter, tiny_flux_dir, tmp_path
     expected = _velocity(flux_adapter)
     save_lora(flux_adapter, tmp_path / "lora", cfg)
 
-    fresh = load_adapter({"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"}, {"height": 32, "width": 32}, "cpu")
+    fresh = load_adapter(
+        {"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"}, {"height": 32, "width": 32}, "cpu"
+    )
     load_lora(fresh, tmp_path / "lora")  # no LoRA yet: attached from the file's metadata
     assert torch.equal(_velocity(fresh), expected)
 
-    resumed = load_adapter({"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"}, {"height": 32, "width": 32}, "cpu")
+    resumed = load_adapter(
+        {"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"}, {"height": 32, "width": 32}, "cpu"
+    )
     attach_lora(resumed.transformer, cfg)  # resume: same config attached first, weights copied in
     load_lora(resumed, tmp_path / "lora")
     assert torch.equal(_velocity(resumed), expected)
     sd_a, sd_b = lora_state_dict(flux_adapter.transformer), lora_state_dict(resumed.transformer)
     assert sd_a.keys() == sd_b.keys() and all(torch.equal(sd_a[k], sd_b[k]) for k in sd_a)
 
-    other = load_adapter({"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"}, {"height": 32, "width": 32}, "cpu")
+    other = load_adapter(
+        {"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"}, {"height": 32, "width": 32}, "cpu"
+    )
     attach_lora(other.transformer, {"rank": 8, "alpha": 8})
     with pytest.raises(ValueError, match="rank/targets"):
         load_lora(other, tmp_path / "lora")

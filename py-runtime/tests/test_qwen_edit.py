@@ -221,8 +221,15 @@ def test_matches_the_diffusers_edit_plus_pipeline(adapter: QwenEditAdapter, sour
     )
     pipe = adapter.pipe
     pipe.set_progress_bar_config(disable=True)
-    common = dict(image=[src], prompt_embeds=cond.prompt_embeds, prompt_embeds_mask=cond.prompt_mask, height=H,
-                  width=W, num_inference_steps=2, true_cfg_scale=1.0)
+    common = dict(
+        image=[src],
+        prompt_embeds=cond.prompt_embeds,
+        prompt_embeds_mask=cond.prompt_mask,
+        height=H,
+        width=W,
+        num_inference_steps=2,
+        true_cfg_scale=1.0,
+    )
     try:
         latents = pipe(**common, output_type="latent", generator=torch.Generator().manual_seed(0)).images
     finally:

@@ -1,11 +1,11 @@
 import pytest
 import torch
+from conftest import perturb_lora
 
 from autorubric_runtime.lora import attach_lora, lora_parameters, reference_mode
 from autorubric_runtime.rpo import rpo_loss
 from autorubric_runtime.sampler import init_noise, rollout, transition_log_prob
 from autorubric_runtime.schedule import model_timesteps, sigmas
-from conftest import perturb_lora
 
 
 def test_rollout_shapes_and_shared_initial_noise(flux_adapter, sampler_cfg):

@@ -34,7 +34,11 @@ def test_given_prev_sample_is_scored_not_redrawn():
     out = sde_step_with_logprob(x, v, 0.9, 0.8333, 0.3, prev_sample=target)
     assert torch.equal(out.prev_sample, target)
     std = 0.3 * math.sqrt(0.9 - 0.8333)
-    manual = (-(target - out.mean) ** 2 / (2 * std**2) - math.log(std) - 0.5 * math.log(2 * math.pi)).reshape(3, -1).mean(1)
+    manual = (
+        (-((target - out.mean) ** 2) / (2 * std**2) - math.log(std) - 0.5 * math.log(2 * math.pi))
+        .reshape(3, -1)
+        .mean(1)
+    )
     assert torch.allclose(out.log_prob, manual, atol=1e-5)
 
 

@@ -13,15 +13,6 @@ from autorubric_runtime.reward_client import JudgeRequest, JudgeResult, LocalRew
 from autorubric_runtime.run_config import RunCfg, RunConfigError, parse_run_config
 from autorubric_runtime.trainer import PromptRow, PromptStream, TrainState, build_train_state, train_step
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models gain nothing from threads, and on a busy 2-core machine OpenMP spinning costs 10x
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 PROMPTS = [PromptRow("a red cat"), PromptRow("a blue dog on grass"), PromptRow("two green apples")]
 
 
@@ -133,7 +124,9 @@ def test_first_update_is_on_policy(tiny_flux_dir: Path) -> None:
     assert m["grad_norm"] > 0 and m["lr"] == pytest.approx(1e-3)
 
 
-def test_positive_advantage_raises_its_trajectory_log_prob(tiny_flux_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_positive_advantage_raises_its_trajectory_log_prob(
+    tiny_flux_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import autorubric_runtime.sampler as sampler
 
     captured = []

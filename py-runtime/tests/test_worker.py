@@ -10,21 +10,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-import torch
 
 from autorubric_runtime import worker
 from autorubric_runtime.reward_client import AuthError, ServiceClient
 from autorubric_runtime.run_config import parse_run_config
 
 TOKEN = "s3cret"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 class StandIn:
@@ -116,7 +107,9 @@ class StandIn:
 def write_run(run_dir: Path, model_dir: Path, url: str, token: str = TOKEN, **overrides: Any) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     prompts = ["a red cat", "a blue dog", "two green apples"]
-    (run_dir / "prompts.jsonl").write_text("".join(json.dumps({"prompt": p, "source_image": None}) + "\n" for p in prompts))
+    (run_dir / "prompts.jsonl").write_text(
+        "".join(json.dumps({"prompt": p, "source_image": None}) + "\n" for p in prompts)
+    )
     data = {
         "model": {"family": "flux", "path": str(model_dir), "dtype": "float32"},
         "dataset": {"path": str(run_dir / "prompts.jsonl")},
@@ -158,7 +151,17 @@ def test_worker_trains_stops_on_request_with_a_checkpoint_and_resumes(tiny_flux_
     first, second = (m["metrics"] for m in service.metrics)
     assert (first["failed"], first["decided"], first["reward_mean"], first["grad_norm"]) == (1, 0, 0.0, 0.0)
     assert second["decided"] == 1 and second["agreement"] == 1.0 and second["grad_norm"] > 0
-    for key in ("loss", "policy_loss", "kl", "ratio_mean", "clip_frac", "lr", "time_sampling", "time_judge_wait", "time_update"):
+    for key in (
+        "loss",
+        "policy_loss",
+        "kl",
+        "ratio_mean",
+        "clip_frac",
+        "lr",
+        "time_sampling",
+        "time_judge_wait",
+        "time_update",
+    ):
         assert isinstance(second[key], float), key
     # the judge got real PNG files (rank-specific names); eval grids base vs current were written
     assert [Path(j["images"][0]).name for j in service.judged] == ["r0-o0-p0-c0.png", "r0-o1-p0-c0.png"]
@@ -171,7 +174,9 @@ def test_worker_trains_stops_on_request_with_a_checkpoint_and_resumes(tiny_flux_
     # resume: continues from update 2 and saves its final update (max_steps 3)
     service = StandIn(stop_after=10**9, fail_first=False)
     try:
-        cfg = parse_run_config(write_run(run_dir, tiny_flux_dir, service.url, rpo={"kl_beta": 0.0}, resume=True, max_steps=3), env={})
+        cfg = parse_run_config(
+            write_run(run_dir, tiny_flux_dir, service.url, rpo={"kl_beta": 0.0}, resume=True, max_steps=3), env={}
+        )
         assert worker.run(cfg) == 0
     finally:
         service.close()

@@ -8,6 +8,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
+import { seededRng } from "../random.js";
 
 export interface HeldoutStyle {
   /** -1 (cool blue) .. 1 (warm orange). */
@@ -32,18 +33,6 @@ const PROMPTS = [
   "a brown horse in a snowy field",
   "a purple flower in a glass vase",
 ];
-
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** RGB bytes of one image (pure, so tests can check the hidden axes directly). */
 export function renderHeldout(style: HeldoutStyle, size: number, noise: () => number): Buffer {
@@ -79,7 +68,7 @@ export async function writeHeldoutPairs(
 ): Promise<string> {
   const n = options.pairs ?? 16;
   const size = options.size ?? 64;
-  const rand = rng(options.seed ?? 7_2026);
+  const rand = seededRng(options.seed ?? 7_2026);
   await mkdir(dir, { recursive: true });
   const lines: string[] = [];
   const style = (good: boolean): HeldoutStyle => ({

@@ -97,9 +97,13 @@ class FluxAdapter:
             raise ValueError(f"predict_velocity: {b} latents but {cond.prompt_embeds.shape[0]} conditions")
         wdtype = self.dtype
         guidance = (
-            torch.full((b,), self.guidance, device=latents.device, dtype=torch.float32) if self.guidance is not None else None
+            torch.full((b,), self.guidance, device=latents.device, dtype=torch.float32)
+            if self.guidance is not None
+            else None
         )
-        with torch.autocast("cuda", dtype=self.autocast_dtype or torch.bfloat16, enabled=self.autocast_dtype is not None):
+        with torch.autocast(
+            "cuda", dtype=self.autocast_dtype or torch.bfloat16, enabled=self.autocast_dtype is not None
+        ):
             v = self.transformer(
                 hidden_states=latents.to(wdtype),
                 timestep=sigma.to(device=latents.device, dtype=wdtype).reshape(-1).expand(b),
@@ -136,7 +140,9 @@ class FluxAdapter:
         return (image.to(torch.float32) / 2 + 0.5).clamp(0, 1)
 
 
-def load(model_cfg: dict[str, Any], sampler_cfg: dict[str, Any], device: torch.device, dtype: torch.dtype) -> FluxAdapter:
+def load(
+    model_cfg: dict[str, Any], sampler_cfg: dict[str, Any], device: torch.device, dtype: torch.dtype
+) -> FluxAdapter:
     """Load FLUX.1-dev (or the tiny folder) with from_pretrained from a local path or hub id."""
     import transformers
     from diffusers import FluxPipeline

@@ -127,8 +127,11 @@ def build_components(spec: TinyQwenEditSpec | None = None) -> dict:
             "num_key_value_heads": 2,
             "max_position_embeddings": 4096,
             # mrope sections must sum to head_dim / 2.
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1_000_000.0,
-                                "mrope_section": [1, 1, head_dim_text // 2 - 2]},
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 1_000_000.0,
+                "mrope_section": [1, 1, head_dim_text // 2 - 2],
+            },
             "bos_token_id": ids["<|endoftext|>"],
             "eos_token_id": ids["<|im_end|>"],
             "pad_token_id": ids["<|endoftext|>"],
@@ -270,4 +273,3 @@ def save_tiny_qwen_edit(out_dir: str | os.PathLike, spec: TinyQwenEditSpec | Non
     (out / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
     (out / "tiny_spec.json").write_text(json.dumps({"recipe": RECIPE_VERSION, **asdict(spec)}, indent=2) + "\n")
     return out
-
