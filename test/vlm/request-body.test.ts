@@ -1,4 +1,7 @@
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
+import { ImageEncodingSchema } from "../../src/config/schema.js";
+import { prepareImage } from "../../src/vlm/images.js";
 import { encodeRequestBody } from "../../src/vlm/request-body.js";
 
 const bigDataUrl = (seed: number) => `data:image/png;base64,${Buffer.alloc(3000, seed).toString("base64")}`;
@@ -35,5 +38,26 @@ describe("encodeRequestBody", () => {
     const text = bigDataUrl(3);
     const body = { messages: [{ role: "user", content: [{ type: "text", text }] }] };
     expect(JSON.parse(encodeRequestBody(body).toString("utf8"))).toEqual(body);
+  });
+
+  it("writes images from prepareImage (spliced from their parts) as the same JSON, 11 of them", async () => {
+    // Eleven distinct images above the splice threshold: marker 1 must not be confused with marker 10.
+    const images = await Promise.all(
+      Array.from({ length: 11 }, async (_, i) => {
+        const png = await sharp({
+          create: { width: 40 + i, height: 30, channels: 3, background: { r: 20 * i, g: 7, b: 200 - i } },
+        })
+          .png({ compressionLevel: 0 })
+          .toBuffer();
+        return prepareImage(png, ImageEncodingSchema.parse({}));
+      }),
+    );
+    const content = images.flatMap((img, i) => [
+      { type: "text", text: `Image ${i + 1} ✓` },
+      { type: "image_url", image_url: { url: img.url } },
+    ]);
+    const body = { model: "m", messages: [{ role: "user", content }] };
+    for (const img of images) expect(img.url.length).toBeGreaterThan(1024);
+    expect(encodeRequestBody(body).toString("utf8")).toBe(JSON.stringify(body));
   });
 });
