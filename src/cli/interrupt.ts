@@ -1,6 +1,8 @@
 /**
- * Ctrl-C / SIGTERM for commands that pay per call (judge, eval, rubrics induce): the signal stops
- * new work, what is in flight finishes and is kept, and the command then fails with a rerun hint.
+ * Ctrl-C / SIGTERM. Commands that pay per call (judge, eval, rubrics induce): the signal stops new
+ * work, what is in flight finishes and is kept, and the command then fails with a rerun hint.
+ * Commands that drive training workers (train, demo): the first signal checkpoints and stops, a
+ * second one kills the workers.
  */
 import { setMaxListeners } from "node:events";
 import { AbortError } from "../errors.js";
@@ -33,6 +35,41 @@ export function onInterrupt(): Interruption {
     explain(error, message, hint) {
       if (!(error instanceof AbortError) && !stop.signal.aborted) return error;
       return new AbortError(message, { ...(hint ? { hint } : {}), cause: error });
+    },
+  };
+}
+
+/** Ctrl-C handling for commands that drive training workers: first signal stops, second kills. */
+export interface TrainingInterruption {
+  /** Fires on the first signal: workers checkpoint at their next update boundary and exit. */
+  readonly stop: AbortSignal;
+  /** Fires on the second signal: workers are killed at once. */
+  readonly kill: AbortSignal;
+  release(): void;
+}
+
+export function onTrainingInterrupt(log: (line: string) => void): TrainingInterruption {
+  const stop = new AbortController();
+  const kill = new AbortController();
+  // Induction, evaluation and training may all listen on the one signal.
+  setMaxListeners(0, stop.signal, kill.signal);
+  const onSignal = () => {
+    if (!stop.signal.aborted) {
+      log("interrupted: checkpointing, then stopping (press Ctrl-C again to kill the workers)");
+      stop.abort();
+    } else {
+      log("interrupted again: killing the workers");
+      kill.abort();
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    stop: stop.signal,
+    kill: kill.signal,
+    release() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
     },
   };
 }

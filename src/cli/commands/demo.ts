@@ -4,12 +4,12 @@
  * tiny FLUX on 2 CPU workers, and the trained LoRA's win rate over the base model (src/demo/demo.ts).
  * Progress goes to stderr; the summary with paths goes to stdout.
  */
-import { setMaxListeners } from "node:events";
 import { relative } from "node:path";
 import type { Command } from "commander";
 import { type DemoResult, runDemo } from "../../demo/demo.js";
 import { UsageError } from "../../errors.js";
 import { progressPrinter } from "../../train/progress.js";
+import { onTrainingInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
 
 interface DemoFlags extends ConfigOptions {
@@ -70,18 +70,7 @@ async function run(flags: DemoFlags): Promise<void> {
     throw new UsageError(`--min-winrate ${flags.minWinrate}: expected a fraction between 0 and 1`);
   }
   const printer = progressPrinter();
-  const stop = new AbortController();
-  const kill = new AbortController();
-  // Induction, evaluation and training all listen on the one Ctrl-C signal.
-  setMaxListeners(0, stop.signal, kill.signal);
-  const onSignal = () => {
-    if (!stop.signal.aborted) {
-      printer.log("interrupted: checkpointing, then stopping (press Ctrl-C again to kill the workers)");
-      stop.abort();
-    } else kill.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const interrupt = onTrainingInterrupt(printer.log);
   try {
     // Default: the embedded tiny-cpu preset; --config/--preset/--set work as everywhere else.
     const { config } = await resolveConfigFromOptions(flags);
@@ -89,8 +78,8 @@ async function run(flags: DemoFlags): Promise<void> {
       config,
       control: flags.control !== false,
       ...(flags.out ? { outputDir: flags.out } : {}),
-      signal: stop.signal,
-      killSignal: kill.signal,
+      signal: interrupt.stop,
+      killSignal: interrupt.kill,
       ...(flags.quiet
         ? {}
         : {
@@ -110,8 +99,7 @@ async function run(flags: DemoFlags): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    interrupt.release();
   }
 }
 

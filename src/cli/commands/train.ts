@@ -9,6 +9,7 @@ import { UsageError } from "../../errors.js";
 import { progressPrinter } from "../../train/progress.js";
 import { runPaths } from "../../train/run-dir.js";
 import { train } from "../../train/train.js";
+import { onTrainingInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
 
 interface TrainFlags extends ConfigOptions {
@@ -24,19 +25,7 @@ async function run(flags: TrainFlags): Promise<void> {
     });
   }
   const printer = progressPrinter();
-  const stop = new AbortController();
-  const kill = new AbortController();
-  const onSignal = () => {
-    if (!stop.signal.aborted) {
-      printer.log("interrupted: checkpointing, then stopping (press Ctrl-C again to kill the workers)");
-      stop.abort();
-    } else {
-      printer.log("interrupted again: killing the workers");
-      kill.abort();
-    }
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const interrupt = onTrainingInterrupt(printer.log);
   try {
     // A resumed run continues with its stored config; --set may still change fields (e.g. max_steps).
     const { config } = await resolveConfigFromOptions(
@@ -47,8 +36,8 @@ async function run(flags: TrainFlags): Promise<void> {
     const result = await train({
       config,
       ...(flags.resume ? { resume: flags.resume } : {}),
-      signal: stop.signal,
-      killSignal: kill.signal,
+      signal: interrupt.stop,
+      killSignal: interrupt.kill,
       ...(flags.quiet ? {} : { onProgress: printer.update, onLog: printer.log }),
     });
     printer.done();
@@ -60,8 +49,7 @@ async function run(flags: TrainFlags): Promise<void> {
       );
     }
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    interrupt.release();
   }
 }
 
