@@ -8,7 +8,8 @@
 import { rm } from "node:fs/promises";
 import { loadConfig } from "../src/config/load.js";
 import type { PairJudge } from "../src/train/reward-service.js";
-import { readMetrics, train } from "../src/train/train.js";
+import { readMetrics } from "../src/train/run-dir.js";
+import { train } from "../src/train/train.js";
 
 export interface SplitRow {
   /** Injected judge latency (ms) and as a multiple of the sampling time. */

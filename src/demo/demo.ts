@@ -12,7 +12,6 @@
  * Everything lands in `<output_dir>/demo-<time>/`. Nothing here is hard-coded about the outcome: the
  * win rate is what the judge said about the images the two models produced.
  */
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
@@ -21,19 +20,22 @@ import type { Config } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
 import { type ComparisonResult, compare, formatComparisonTable } from "../eval/compare.js";
 import { writeEvalOutputs } from "../eval/report.js";
+import { escapeHtml } from "../html.js";
 import { createJudge } from "../judge/judge.js";
 import { loadPairs } from "../judge/pairs.js";
 import { induceRubrics } from "../rubrics/induce.js";
 import { type LoadedRubric, loadRubric, saveRubric } from "../rubrics/rubric.js";
 import { type Bridge, createBridge } from "../runtime/bridge.js";
 import { packageRoot } from "../runtime/python.js";
+import { parseTextPrompts } from "../train/datasets.js";
 import type { TrainProgress } from "../train/progress.js";
 import { writeTrainReport } from "../train/report.js";
 import type { PairJudge } from "../train/reward-service.js";
-import { runStamp } from "../train/run-dir.js";
+import { latestLora, runStamp } from "../train/run-dir.js";
 import { type TrainResult, train } from "../train/train.js";
 import { type WinrateResult, winrate } from "../train/winrate.js";
 import { openVlm } from "../vlm/client.js";
+import { hashBytes } from "../vlm/images.js";
 import { UsageMeter } from "../vlm/usage.js";
 import { writeHeldoutPairs } from "./heldout.js";
 
@@ -157,7 +159,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       judge: judgeConfig,
       image: vlm.config.image,
       cache: join(dir, "cache", "induction"),
-      seeds: { file: seedsFile, sha256: sha256(await readFile(seedsFile)) },
+      seeds: { file: seedsFile, sha256: hashBytes(await readFile(seedsFile)) },
       price: vlm.config.price,
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -331,24 +333,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   }
 }
 
-/** The LoRA of a run's latest checkpoint, or null when none was written. */
-export function latestLora(checkpoints: string): string | null {
-  const pointer = join(checkpoints, "latest");
-  if (!existsSync(pointer)) return null;
-  const lora = join(checkpoints, readFileSync(pointer, "utf8").trim(), "lora");
-  return existsSync(lora) ? lora : null;
-}
-
 function readPrompts(file: string): string[] {
   if (!existsSync(file)) {
     throw new ConfigError(`${file}: held-out prompts file not found`, {
       hint: "give a text file with one prompt per line",
     });
   }
-  const prompts = readFileSync(file, "utf8")
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith("#"));
+  const prompts = parseTextPrompts(readFileSync(file, "utf8")).map((row) => row.prompt);
   if (prompts.length === 0) throw new ConfigError(`${file}: no prompts`, { hint: "one prompt per line" });
   return prompts;
 }
@@ -367,20 +358,9 @@ export function reversedJudge(judge: PairJudge, win: number, lose: number): Pair
   };
 }
 
-function sha256(bytes: Buffer): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
 function relativeTo(file: string): string {
   const rel = relative(process.cwd(), file);
   return rel.startsWith("..") ? file : rel;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
-  );
 }
 
 function demoSection(input: {

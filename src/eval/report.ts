@@ -7,6 +7,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
+import { escapeHtml } from "../html.js";
 import { isRemote } from "./adapters/common.js";
 import type { ComparisonResult } from "./compare.js";
 import type { AccuracySummary, EvaluationResult, ItemResult, OrderOutcome } from "./evaluate.js";
@@ -37,14 +38,7 @@ export interface WrittenOutputs {
   verdicts: string;
 }
 
-export function escapeHtml(text: unknown): string {
-  return String(text ?? "")
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
-}
+export { escapeHtml } from "../html.js";
 
 /** A small JPEG data URL of a local image, or null (remote, unreadable). */
 export async function thumbnail(path: string, size = 192): Promise<string | null> {

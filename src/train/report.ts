@@ -7,8 +7,9 @@ import { existsSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
+import { escapeHtml } from "../html.js";
 import type { LoadedRubric } from "../rubrics/rubric.js";
-import type { RunPaths } from "./run-dir.js";
+import { type RunPaths, readMetrics } from "./run-dir.js";
 
 /** Series plotted, in order: [metrics key or derived name, title]. */
 const CURVES: ReadonlyArray<[string, string]> = [
@@ -28,12 +29,7 @@ export interface ReportInputs {
 }
 
 export async function writeTrainReport(paths: RunPaths, inputs: ReportInputs): Promise<string> {
-  const rows = existsSync(paths.metrics)
-    ? (await readFile(paths.metrics, "utf8"))
-        .split("\n")
-        .filter((l) => l.trim() !== "")
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-    : [];
+  const rows = await readMetrics(paths);
   const series = CURVES.map(([key, title]) => ({ title, points: seriesOf(rows, key) })).filter(
     (s) => s.points.length > 0,
   );
@@ -74,13 +70,6 @@ async function gridImages(dir: string): Promise<Array<{ name: string; dataUrl: s
       name,
       dataUrl: `data:image/png;base64,${(await readFile(join(dir, name))).toString("base64")}`,
     })),
-  );
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
   );
 }
 

@@ -14,7 +14,7 @@
  * ```
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
@@ -216,4 +216,21 @@ export async function probeRuntimeVersions(python: string, env: NodeJS.ProcessEn
       .join(" | ");
     return { python: null, packages: {}, gpus, error: `version probe failed (exit ${py.exitCode}): ${tail}` };
   }
+}
+
+/** Reads metrics.jsonl back (for reports and tests). */
+export async function readMetrics(paths: RunPaths): Promise<Array<Record<string, unknown>>> {
+  if (!existsSync(paths.metrics)) return [];
+  return (await readFile(paths.metrics, "utf8"))
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** The LoRA directory of the latest checkpoint under `checkpoints/`, or null when there is none yet. */
+export function latestLora(checkpoints: string): string | null {
+  const pointer = join(checkpoints, "latest");
+  if (!existsSync(pointer)) return null;
+  const lora = join(checkpoints, readFileSync(pointer, "utf8").trim(), "lora");
+  return existsSync(lora) ? lora : null;
 }

@@ -9,7 +9,7 @@
  *    run with its traceback; in every case close everything and write the report.
  */
 import { appendFileSync, existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import YAML from "yaml";
 import type { Config, TrainConfig } from "../config/schema.js";
@@ -269,13 +269,4 @@ function splitOf(metrics: Record<string, unknown>): TrainProgress["split"] {
 export function extractTraceback(tail: readonly string[]): string {
   const start = tail.findIndex((line) => line.includes("Traceback (most recent call last)"));
   return (start >= 0 ? tail.slice(start) : tail.slice(-20)).join("\n");
-}
-
-/** Reads metrics.jsonl back (for reports and tests). */
-export async function readMetrics(paths: RunPaths): Promise<Array<Record<string, unknown>>> {
-  if (!existsSync(paths.metrics)) return [];
-  return (await readFile(paths.metrics, "utf8"))
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }

@@ -5,13 +5,14 @@
  * preferred) or 0.5 (tie or invalid verdict: no evidence either way). The rate is the mean score,
  * with a percentile-bootstrap 95% interval over prompts.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { TrainConfig } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { bootstrapMean, type Interval } from "../eval/stats.js";
 import type { Bridge } from "../runtime/bridge.js";
+import { latestLora } from "./run-dir.js";
 
 /** A model to sample: the base model, or the base plus a LoRA directory. */
 export type ModelRef = "base" | { lora: string };
@@ -69,9 +70,9 @@ export function describeModel(ref: ModelRef): string {
 export function parseModelRef(value: string): ModelRef {
   if (value === "base") return "base";
   const dir = resolve(value);
-  const latest = join(dir, "checkpoints", "latest");
-  if (existsSync(latest))
-    return { lora: join(dir, "checkpoints", readFileSync(latest, "utf8").trim(), "lora") };
+  // Checkpoints are written atomically, so a `latest` pointer always has its lora/ beside it.
+  const fromRun = latestLora(join(dir, "checkpoints"));
+  if (fromRun) return { lora: fromRun };
   if (existsSync(join(dir, "lora"))) return { lora: join(dir, "lora") };
   if (!existsSync(dir)) {
     throw new UsageError(`${value}: no such LoRA, checkpoint or run directory`, {

@@ -21,7 +21,8 @@ import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { TrainingError } from "../../src/errors.js";
 import type { PairJudge } from "../../src/train/reward-service.js";
-import { readMetrics, type TrainResult, train } from "../../src/train/train.js";
+import { readMetrics } from "../../src/train/run-dir.js";
+import { type TrainResult, train } from "../../src/train/train.js";
 
 let root: string;
 beforeAll(async () => {
