@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import type { ImageEncoding, Task } from "../config/schema.js";
 import { AbortError, ArrError, BudgetExceededError, RubricError } from "../errors.js";
 import { seededRng } from "../random.js";
+import { BufferPool } from "../vlm/buffer-pool.js";
 import type { ChatMessage } from "../vlm/client.js";
 import {
   encodingKey,
@@ -80,6 +81,8 @@ const ZERO_USAGE: TokenUsage = { promptTokens: 0, completionTokens: 0 };
  */
 interface LazyImage {
   hash: string;
+  /** The bytes read (pool memory when read from a file: released when the comparison ends). */
+  bytes: Buffer;
   prepared(): Promise<PreparedImage>;
 }
 
@@ -93,6 +96,7 @@ async function lazyImage(
   let once: Promise<PreparedImage> | null = null;
   return {
     hash,
+    bytes,
     prepared: () => {
       once ??= prepareImage(input, encoding, { ...options, bytes, hash });
       return once;
@@ -115,6 +119,7 @@ export function createJudge(options: CreateJudgeOptions): Judge {
   const charge = meter !== vlm.meter;
   const scale = options.rewardScale ?? DEFAULT_REWARD_SCALE;
   const inflight = new Map<string, Promise<CachedOrder>>();
+  const pool = new BufferPool();
   let calls = 0;
   let reasks = 0;
   let cacheWriteErrors = 0;
@@ -149,8 +154,8 @@ export function createJudge(options: CreateJudgeOptions): Judge {
       task,
       language: config.language,
       prompt,
-      candidates: shown.map((s) => s.url),
-      source: source?.url,
+      candidates: shown.map((s) => s.part),
+      source: source?.part,
       rubricText: rubric?.text ?? null,
       taskDescription: config.task_description,
     });
@@ -273,7 +278,7 @@ export function createJudge(options: CreateJudgeOptions): Judge {
     const signal = input.signal;
     if (signal?.aborted) throw new AbortError("comparison cancelled");
     const task: Task = input.task ?? (input.sourceImage != null ? "edit" : config.task);
-    const prep = { ...(signal ? { signal } : {}) };
+    const prep = { pool, ...(signal ? { signal } : {}) };
     // Every image is read once and encoded at most once (only on a cache miss), whatever the orders.
     const [images, source] = await Promise.all([
       Promise.all(input.candidates.map((c) => lazyImage(c, image, { ...prep, role: "candidate" }))),
@@ -281,6 +286,23 @@ export function createJudge(options: CreateJudgeOptions): Judge {
         ? lazyImage(input.sourceImage, image, { ...prep, role: "source" })
         : undefined,
     ]);
+    try {
+      return await decide(input, task, images, source, started);
+    } finally {
+      // Every request that used these bytes has finished: allSettled in decide() waits for both orders.
+      for (const img of source ? [...images, source] : images) pool.release(img.bytes);
+    }
+  }
+
+  async function decide(
+    input: CompareInput,
+    task: Task,
+    images: LazyImage[],
+    source: LazyImage | undefined,
+    started: number,
+  ): Promise<Verdict> {
+    const n = images.length;
+    const signal = input.signal;
     const policy = input.order ?? config.order;
     const perms =
       policy === "swap"

@@ -9,7 +9,7 @@
  * the literal key "rank" (servers without json_schema still see what to return).
  */
 import type { Task } from "../config/schema.js";
-import type { ChatMessage, ContentPart } from "../vlm/client.js";
+import { type ChatMessage, type ContentPart, type ImageRef, imagePart } from "../vlm/client.js";
 
 export const TEMPLATE_VERSION = "judge-v1";
 
@@ -32,10 +32,10 @@ export interface JudgePromptInput {
   language: "en" | "zh";
   /** The T2I prompt or the edit instruction. */
   prompt: string;
-  /** Data URLs of the candidates, in presentation order. */
-  candidates: readonly string[];
-  /** Data URL of the edit's source image. */
-  source?: string | undefined;
+  /** The candidates (URLs or inline bytes), in presentation order. */
+  candidates: readonly ImageRef[];
+  /** The edit's source image. */
+  source?: ImageRef | undefined;
   /** Rendered rubric text; null: judge without rubrics (the zero-shot baseline). */
   rubricText: string | null;
   taskDescription?: string | null;
@@ -142,11 +142,11 @@ export function buildJudgeMessages(input: JudgePromptInput): ChatMessage[] {
       text:
         input.language === "zh" ? "Image BASE（编辑前的原图）:" : "Image BASE (original, before editing):",
     });
-    parts.push({ type: "image_url", image_url: { url: input.source } });
+    parts.push(imagePart(input.source));
   }
-  input.candidates.forEach((url, i) => {
+  input.candidates.forEach((image, i) => {
     parts.push({ type: "text", text: `${candidateLabel(input.task, i, input.language)}:` });
-    parts.push({ type: "image_url", image_url: { url } });
+    parts.push(imagePart(image));
   });
   parts.push({ type: "text", text: input.language === "zh" ? textZh(input, n) : textEn(input, n) });
   return [{ role: "user", content: parts }];

@@ -18,9 +18,39 @@ import type { Config, VlmConfig } from "../config/schema.js";
 import { AbortError, ConfigError, VlmError } from "../errors.js";
 import { EndpointPool, type EndpointState, Semaphore } from "./endpoint-pool.js";
 import { encodeRequestBody } from "./request-body.js";
+import { createTransport } from "./transport.js";
 import type { TokenUsage, UsageMeter } from "./usage.js";
 
-export type ContentPart = { type: "text"; text: string } | { type: "image_url"; image_url: { url: string } };
+/**
+ * An image given as its encoded bytes. The client writes it into the request as a base64 data URL
+ * without ever holding that URL as one string: a 512x512 PNG's data URL is a 500 KB string, and V8
+ * allocates strings that large far more slowly than it base64-encodes them (request-body.ts).
+ */
+export interface InlineImagePart {
+  type: "image";
+  /** e.g. "image/png" */
+  mime: string;
+  data: Uint8Array;
+}
+
+export type ContentPart =
+  | { type: "text"; text: string }
+  | { type: "image_url"; image_url: { url: string } }
+  | InlineImagePart;
+
+/** An image in a prompt: an http(s) or data URL, or inline bytes. */
+export type ImageRef = string | InlineImagePart;
+
+export function imagePart(image: ImageRef): ContentPart {
+  return typeof image === "string" ? { type: "image_url", image_url: { url: image } } : image;
+}
+
+/** The data URL of an image part (for callers that need the text form, e.g. to hash or log it). */
+export function imageUrl(image: ImageRef): string {
+  return typeof image === "string"
+    ? image
+    : `data:${image.mime};base64,${Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).toString("base64")}`;
+}
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
@@ -67,7 +97,7 @@ export interface VlmClientOptions {
   env?: NodeJS.ProcessEnv;
   /** Usage is recorded here; its budget is checked before every call. */
   meter?: UsageMeter;
-  /** Transport override for tests (passed to the openai SDK). */
+  /** Transport override (passed to the openai SDK); default: createTransport() over undici. */
   fetch?: typeof fetch;
   /** Clock for endpoint cooldowns (tests). */
   now?: () => number;
@@ -146,6 +176,7 @@ export function createVlmClient(config: VlmConfig, options: VlmClientOptions = {
   const urls = baseUrls(config);
   const key = apiKey(config, options.env ?? process.env);
   const pool = new EndpointPool(urls, config.endpoint_cooldown_ms, options.now);
+  const transport = options.fetch ?? createTransport();
   const sdk = new Map<string, OpenAI>(
     urls.map((url) => [
       url,
@@ -154,7 +185,7 @@ export function createVlmClient(config: VlmConfig, options: VlmClientOptions = {
         baseURL: url,
         timeout: config.timeout_ms,
         maxRetries: config.max_retries,
-        ...(options.fetch ? { fetch: options.fetch } : {}),
+        fetch: transport,
       }),
     ]),
   );

@@ -5,18 +5,23 @@
  * An image that already satisfies the encoding is sent as is (no decode/re-encode cost).
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import sharp, { type Metadata } from "sharp";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { imageSize } from "image-size";
+import sharp from "sharp";
 import type { ImageEncoding } from "../config/schema.js";
 import { AbortError, ImageError } from "../errors.js";
+import { BufferPool } from "./buffer-pool.js";
+import { type InlineImagePart, imageUrl } from "./client.js";
 
 /** An image as callers pass it: a path, an http(s) or data URL, or the encoded bytes. */
 export type ImageInput = string | Buffer | Uint8Array;
 
 /** An image ready to send. */
 export interface PreparedImage {
-  /** `data:image/...;base64,...` */
-  url: string;
+  /** What is sent, as a message part (the bytes, not a data URL string: see request-body.ts). */
+  part: InlineImagePart;
+  /** `data:image/...;base64,...`, built on first use. */
+  readonly url: string;
   /** sha256 (hex) of the original bytes. */
   hash: string;
   /** Size and format of what is sent. */
@@ -39,10 +44,15 @@ export interface PrepareOptions {
   bytes?: Buffer;
   /** sha256 of `bytes` when the caller has already computed it (a cache key), so it is not hashed twice. */
   hash?: string;
+  /** Memory to read files into; the caller releases it when done with the bytes (see buffer-pool.ts). */
+  pool?: BufferPool;
 }
 
 /** Largest image accepted from a URL or file (bytes): a guard against pulling a huge file into memory. */
 const MAX_BYTES = 64 * 1024 * 1024;
+
+/** Reads without a pool: a pool that keeps nothing is a plain allocator. */
+const UNPOOLED = new BufferPool(0);
 
 const MIME: Record<PreparedImage["format"], string> = {
   png: "image/png",
@@ -61,10 +71,36 @@ export function describeImage(input: ImageInput): string {
   return input;
 }
 
+/**
+ * Reads a whole file into pool memory. Synchronous on purpose: an image is a few hundred KB from the
+ * page cache, which a blocking read copies in about 0.1 ms of CPU, while an async read pays four
+ * thread-pool round trips (open, stat, read, close) at 0.5-1 ms in all, a fifth of the judge's
+ * per-pair budget (bench/RESULTS.md). The judge waits on the VLM, not the disk.
+ */
+function readFileInto(path: string, pool: BufferPool): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    if (size > MAX_BYTES) {
+      throw new ImageError(`image ${path} is larger than ${MAX_BYTES} bytes`, { source: path });
+    }
+    const bytes = pool.acquire(size);
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, bytes, read, size - read, read);
+      if (n === 0) break; // the file shrank while we read it
+      read += n;
+    }
+    return read === size ? bytes : bytes.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads the raw bytes of an image input. */
 export async function readImageBytes(
   input: ImageInput,
-  options: Pick<PrepareOptions, "signal" | "fetch"> = {},
+  options: Pick<PrepareOptions, "signal" | "fetch" | "pool"> = {},
 ): Promise<Buffer> {
   const source = describeImage(input);
   if (typeof input !== "string") return Buffer.isBuffer(input) ? input : Buffer.from(input);
@@ -104,8 +140,9 @@ export async function readImageBytes(
     return buf;
   }
   try {
-    return await readFile(input);
+    return readFileInto(input, options.pool ?? UNPOOLED);
   } catch (error) {
+    if (error instanceof ImageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new ImageError(`cannot read image ${input}${code === "ENOENT" ? ": no such file" : ""}`, {
       source,
@@ -134,6 +171,76 @@ function looksComplete(bytes: Buffer, format: string): boolean {
   return true;
 }
 
+interface Header {
+  width: number;
+  height: number;
+  format: string;
+  orientation: number;
+}
+
+/**
+ * Size, format and EXIF orientation from the file's header. image-size parses the header in
+ * microseconds where sharp's metadata() costs a thread-pool round trip (about 0.35 ms per image);
+ * it answers only where it sees the orientation too: JPEG (EXIF), PNG without an eXIf chunk, simple
+ * WebP. Everything else, and anything it cannot parse, goes to sharp, which names a corrupt file.
+ */
+async function readHeader(bytes: Buffer, source: string): Promise<Header> {
+  try {
+    const size = imageSize(bytes);
+    const simple =
+      (size.type === "jpg" && size.orientation !== undefined) ||
+      (size.type === "jpg" && bytes.indexOf("Exif\0\0") < 0) ||
+      // A byte run "eXIf" inside compressed data only sends the file to sharp: the check is safe.
+      (size.type === "png" && bytes.indexOf("eXIf") < 0) ||
+      (size.type === "webp" && bytes.toString("latin1", 12, 16) !== "VP8X");
+    if (simple && size.width > 0 && size.height > 0) {
+      const format = size.type === "jpg" ? "jpeg" : (size.type as string);
+      return { width: size.width, height: size.height, format, orientation: size.orientation ?? 1 };
+    }
+  } catch {
+    // Not a header image-size knows: sharp decides.
+  }
+  try {
+    const meta = await sharp(bytes).metadata();
+    if (meta.width && meta.height && meta.format) {
+      return {
+        width: meta.width,
+        height: meta.height,
+        format: meta.format,
+        orientation: meta.orientation ?? 1,
+      };
+    }
+  } catch (error) {
+    throw new ImageError(`image ${source} is corrupt or not a supported image format`, {
+      source,
+      cause: error,
+      hint: "use PNG, JPEG or WebP files (check that the file is not truncated)",
+    });
+  }
+  throw new ImageError(`image ${source} has no readable size`, {
+    source,
+    hint: "use PNG, JPEG or WebP files",
+  });
+}
+
+function prepared(
+  data: Buffer,
+  format: PreparedImage["format"],
+  fields: Pick<PreparedImage, "hash" | "width" | "height" | "passthrough" | "source">,
+): PreparedImage {
+  const part: InlineImagePart = { type: "image", mime: MIME[format], data };
+  let url: string | undefined;
+  return {
+    part,
+    get url() {
+      url ??= imageUrl(part);
+      return url;
+    },
+    format,
+    ...fields,
+  };
+}
+
 /** Loads, validates and encodes one image under an encoding config. */
 export async function prepareImage(
   input: ImageInput,
@@ -146,24 +253,9 @@ export async function prepareImage(
     throw new ImageError(`image ${source} is empty`, { source, hint: "regenerate or replace the file" });
   const hash = options.bytes && options.hash ? options.hash : hashBytes(bytes);
 
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes).metadata();
-  } catch (error) {
-    throw new ImageError(`image ${source} is corrupt or not a supported image format`, {
-      source,
-      cause: error,
-      hint: "use PNG, JPEG or WebP files (check that the file is not truncated)",
-    });
-  }
-  if (!meta.width || !meta.height || !meta.format) {
-    throw new ImageError(`image ${source} has no readable size`, {
-      source,
-      hint: "use PNG, JPEG or WebP files",
-    });
-  }
+  const meta = await readHeader(bytes, source);
   // EXIF orientations 5-8 swap width and height.
-  const rotated = (meta.orientation ?? 1) >= 5;
+  const rotated = meta.orientation >= 5;
   const w = rotated ? meta.height : meta.width;
   const h = rotated ? meta.width : meta.height;
 
@@ -174,21 +266,13 @@ export async function prepareImage(
     sourceSize != null
       ? sourceSize[0] !== h || sourceSize[1] !== w
       : maxSide != null && Math.max(w, h) > maxSide;
-  const needsRotate = (meta.orientation ?? 1) !== 1;
+  const needsRotate = meta.orientation !== 1;
   const sameFormat = meta.format === target;
 
   // Passthrough only when the trailer is intact; anything else goes through a full decode, which
   // fails loudly on a corrupt file and re-encodes a merely odd one (e.g. junk after IEND).
   if (!needsResize && !needsRotate && sameFormat && looksComplete(bytes, meta.format)) {
-    return {
-      url: `data:${MIME[target]};base64,${bytes.toString("base64")}`,
-      hash,
-      width: w,
-      height: h,
-      format: target,
-      passthrough: true,
-      source,
-    };
+    return prepared(bytes, target, { hash, width: w, height: h, passthrough: true, source });
   }
 
   try {
@@ -203,15 +287,13 @@ export async function prepareImage(
     else if (target === "webp") pipe = pipe.webp({ quality: encoding.quality });
     else pipe = pipe.png();
     const { data, info } = await pipe.toBuffer({ resolveWithObject: true });
-    return {
-      url: `data:${MIME[target]};base64,${data.toString("base64")}`,
+    return prepared(data, target, {
       hash,
       width: info.width,
       height: info.height,
-      format: target,
       passthrough: false,
       source,
-    };
+    });
   } catch (error) {
     throw new ImageError(`image ${source} cannot be decoded`, {
       source,

@@ -8,8 +8,9 @@ import { type CompareInput, createJudge } from "../../src/judge/judge.js";
 import { TEMPLATE_VERSION } from "../../src/judge/prompt.js";
 import { summarizeVerdicts } from "../../src/judge/summary.js";
 import { createVlmClient } from "../../src/vlm/client.js";
+import { hashBytes } from "../../src/vlm/images.js";
 import { UsageMeter } from "../../src/vlm/usage.js";
-import { halvesPng, writeGrayLadder, writeImage } from "../support/images.js";
+import { halvesPng, solidPng, writeGrayLadder, writeImage } from "../support/images.js";
 import { type StandInOptions, type StandInVlm, startStandInVlm } from "../support/stand-in-vlm.js";
 
 let servers: StandInVlm[] = [];
@@ -94,6 +95,51 @@ describe("judge", () => {
       cached: false,
     });
     expect(s.requests).toHaveLength(4);
+  });
+
+  it("sends each file's exact bytes while reusing read memory across pairs of different sizes", async () => {
+    // Sizes grow and shrink so reused memory is larger than some files: a stale tail or a buffer
+    // reused while still in flight would send bytes that are not the file's.
+    const sizes = [64, 24, 96, 16, 48, 80];
+    const files = await Promise.all(
+      sizes.map(async (w, i) => writeImage(dir, `reuse-${i}.png`, await solidPng(30 + 40 * i, w, w - 5))),
+    );
+    const fileHashes = new Set(await Promise.all(files.map(async (f) => hashBytes(await readFile(f)))));
+    const { s, j } = await setup();
+    const inputs = Array.from({ length: 12 }, (_, k) => {
+      const a = k % files.length;
+      const b = (k * 5 + 1) % files.length === a ? (a + 1) % files.length : (k * 5 + 1) % files.length;
+      return { prompt: `pair ${k}`, candidates: [files[a] as string, files[b] as string], id: `${a}-${b}` };
+    });
+    const verdicts = await j.compareMany(inputs, { concurrency: 3 });
+    for (const v of verdicts) {
+      const [a, b] = (v.id as string).split("-").map(Number) as [number, number];
+      expect([v.id, v.outcome, v.winner]).toEqual([v.id, "decided", a > b ? 0 : 1]); // brighter wins
+    }
+    for (const r of s.requests) {
+      const messages = r.body.messages as Array<{
+        content: Array<{ type: string; image_url?: { url: string } }>;
+      }>;
+      for (const part of messages[0]?.content ?? []) {
+        if (part.type !== "image_url") continue;
+        const url = part.image_url?.url as string;
+        expect(fileHashes.has(hashBytes(Buffer.from(url.slice(url.indexOf(",") + 1), "base64")))).toBe(true);
+      }
+    }
+  });
+
+  it("keeps read memory until its comparison is over: a re-ask after other pairs were read sends its own bytes", async () => {
+    const { s, j } = await setup({ script: ["garbage"], latencyMs: 80 }, { order: "single", reask: 1 });
+    const [a, b] = [gray[0] as string, gray[5] as string];
+    const first = j.compare({ prompt: "first pair", candidates: [a, b] });
+    await new Promise((resolve) => setTimeout(resolve, 20)); // its first request is in flight
+    const others = j.compareMany([pair(1, 2), pair(3, 4), pair(2, 3)], { concurrency: 3 });
+    const [v] = await Promise.all([first, others]);
+    expect([v.outcome, v.winner]).toEqual(["decided", 1]);
+    const asked = s.requests.filter((r) => r.info.text.includes("first pair"));
+    expect(asked.map((r) => r.info.messages)).toEqual([1, 3]); // the ask, then the re-ask
+    const own = [hashBytes(await readFile(a)), hashBytes(await readFile(b))];
+    for (const r of asked) expect(r.info.candidateHashes).toEqual(own);
   });
 
   it("sends images first with labels, the rubric block, the prompt and the JSON shape last", async () => {

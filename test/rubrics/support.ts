@@ -12,7 +12,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import sharp from "sharp";
 import { AbortError, VlmError } from "../../src/errors.js";
-import type { ChatMessage, ContentPart, VlmClient, VlmRequest, VlmResponse } from "../../src/vlm/client.js";
+import {
+  type ChatMessage,
+  type ContentPart,
+  imageUrl,
+  type VlmClient,
+  type VlmRequest,
+  type VlmResponse,
+} from "../../src/vlm/client.js";
 import type { UsageMeter } from "../../src/vlm/usage.js";
 
 export const GOOD = [
@@ -88,7 +95,7 @@ function imagesOf(messages: ChatMessage[]): { label: string; url: string }[] {
     let label = "";
     for (const p of m.content) {
       if (p.type === "text") label = p.text;
-      else out.push({ label, url: p.image_url.url });
+      else out.push({ label, url: imageUrl(p.type === "image" ? p : p.image_url.url) });
     }
   }
   return out;

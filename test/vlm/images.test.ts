@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,7 +6,8 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { ImageEncodingSchema } from "../../src/config/schema.js";
 import { ImageError } from "../../src/errors.js";
-import { hashBytes, prepareImage } from "../../src/vlm/images.js";
+import { BufferPool } from "../../src/vlm/buffer-pool.js";
+import { hashBytes, prepareImage, readImageBytes } from "../../src/vlm/images.js";
 import { exifJpeg, halvesPng, notAnImage, solidPng, truncatedPng, writeImage } from "../support/images.js";
 
 const enc = (o: Record<string, unknown> = {}) => ImageEncodingSchema.parse(o);
@@ -40,6 +42,38 @@ describe("prepareImage", () => {
     expect([p.width, p.height]).toEqual([20, 40]);
     const out = await sharp(bytesOf(p.url)).metadata();
     expect([out.width, out.height, out.orientation ?? 1]).toEqual([20, 40, 1]);
+  });
+
+  it("finds EXIF orientation in PNG (eXIf) and WebP (VP8X) files too, not only JPEG", async () => {
+    const sideways = sharp({ create: { width: 40, height: 20, channels: 3, background: "#f00" } });
+    for (const format of ["png", "webp", "jpeg"] as const) {
+      const bytes = await sideways.clone()[format]().withMetadata({ orientation: 6 }).toBuffer();
+      const p = await prepareImage(bytes, enc({ format }));
+      expect([format, p.width, p.height, p.passthrough]).toEqual([format, 20, 40, false]);
+      const plain = await sideways.clone()[format]().toBuffer();
+      const q = await prepareImage(plain, enc({ format }));
+      expect([format, q.width, q.height, q.passthrough]).toEqual([format, 40, 20, true]);
+    }
+  });
+
+  it("reads files into pool memory that is reused once released, bytes intact", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "arr-img-"));
+    const big = await writeImage(dir, "big.png", await halvesPng(10, 200, 96, 64));
+    const small = await writeImage(dir, "small.png", await solidPng(16, 12));
+    const pool = new BufferPool();
+    const first = await readImageBytes(big, { pool });
+    const memory = first.buffer;
+    expect(first.equals(readFileSync(big))).toBe(true);
+    pool.release(first);
+    const second = await readImageBytes(small, { pool });
+    expect(second.buffer).toBe(memory); // the same memory, reused
+    expect(second.equals(readFileSync(small))).toBe(true);
+    // A buffer the pool did not hand out is never taken in (the caller still owns it).
+    const own = readFileSync(big);
+    pool.release(own);
+    const third = await readImageBytes(big, { pool });
+    expect(third.buffer).not.toBe(own.buffer);
+    expect(third.equals(own)).toBe(true);
   });
 
   it("resizes an edit's source image to source_size (height, width), candidates untouched", async () => {

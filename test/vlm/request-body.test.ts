@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { ImageEncodingSchema } from "../../src/config/schema.js";
@@ -27,6 +28,43 @@ describe("encodeRequestBody", () => {
     const encoded = encodeRequestBody(body);
     expect(encoded.toString("utf8")).toBe(JSON.stringify(body));
     expect(JSON.parse(encoded.toString("utf8"))).toEqual(body);
+  });
+
+  it("writes inline image parts as image_url data URLs, base64 sliced across any length", () => {
+    // Lengths around the 48 KB slice and off multiples of 3: slices must join into one valid encoding.
+    for (const length of [1, 2, 3, 49151, 49152, 49153, 3 * 49152 + 2]) {
+      const data = randomBytes(length);
+      const inline = {
+        model: "m",
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "Image 1:" },
+              { type: "image", mime: "image/webp", data },
+              { type: "image", mime: "image/png", data: data.subarray(1) },
+            ],
+          },
+        ],
+      };
+      const asUrls = {
+        model: "m",
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "Image 1:" },
+              { type: "image_url", image_url: { url: `data:image/webp;base64,${data.toString("base64")}` } },
+              {
+                type: "image_url",
+                image_url: { url: `data:image/png;base64,${data.subarray(1).toString("base64")}` },
+              },
+            ],
+          },
+        ],
+      };
+      expect(encodeRequestBody(inline).toString("utf8")).toBe(JSON.stringify(asUrls));
+    }
   });
 
   it("leaves a body without images to JSON.stringify", () => {
