@@ -45,6 +45,8 @@ export function pairInputs(images: readonly string[], count: number, tag: string
 }
 
 export interface ThroughputRow {
+  /** Side of the square test images (px). */
+  imagePx: number;
   latencyMs: number;
   concurrency: number;
   pairs: number;
@@ -65,6 +67,7 @@ export function idealPairsPerSecond(concurrency: number, latencyMs: number, call
 export async function throughput(
   server: ServerProcess,
   images: readonly string[],
+  imagePx: number,
   latencyMs: number,
   concurrency: number,
   pairs: number,
@@ -84,6 +87,7 @@ export async function throughput(
   const ideal = idealPairsPerSecond(concurrency, latencyMs);
   const pairsPerS = pairs / wallS;
   return {
+    imagePx,
     latencyMs,
     concurrency,
     pairs,

@@ -16,6 +16,7 @@ import {
 } from "openai/error";
 import type { Config, VlmConfig } from "../config/schema.js";
 import { AbortError, ConfigError, VlmError } from "../errors.js";
+import { BufferPool } from "./buffer-pool.js";
 import { EndpointPool, type EndpointState, Semaphore } from "./endpoint-pool.js";
 import { encodeRequestBody } from "./request-body.js";
 import { createTransport } from "./transport.js";
@@ -190,6 +191,9 @@ export function createVlmClient(config: VlmConfig, options: VlmClientOptions = {
     ]),
   );
   const gate = new Semaphore(config.concurrency);
+  // Request bodies (about 1 MB per 512x512 pair) live for a whole round trip; fresh ones each time
+  // kept V8 running full collections under load (see buffer-pool.ts).
+  const bodyMemory = new BufferPool();
   const meter = options.meter;
 
   const body = (req: VlmRequest): Record<string, unknown> => {
@@ -219,16 +223,19 @@ export function createVlmClient(config: VlmConfig, options: VlmClientOptions = {
     const started = performance.now();
     const failures: string[] = [];
     let lastError: unknown;
+    // extra_body keys go straight into the JSON body; the SDK types don't know them.
+    const params = body(req) as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming;
+    let encoded: Buffer | undefined;
     try {
+      // Pre-encoded once for every endpoint and retry: the SDK would JSON.stringify megabytes of
+      // base64 (see request-body.ts).
+      encoded = encodeRequestBody(params, bodyMemory);
       for (const ep of pool.plan()) {
         pool.begin(ep);
         try {
           const client = sdk.get(ep.url) as OpenAI;
-          // extra_body keys go straight into the JSON body; the SDK types don't know them.
-          const params = body(req) as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming;
           const res = (await client.chat.completions.create(params, {
-            // Pre-encoded: the SDK would JSON.stringify megabytes of base64 (see request-body.ts).
-            body: encodeRequestBody(params),
+            body: encoded,
             headers: { "content-type": "application/json" },
             ...(signal ? { signal } : {}),
           })) as OpenAI.ChatCompletion;
@@ -272,6 +279,8 @@ export function createVlmClient(config: VlmConfig, options: VlmClientOptions = {
       throw error;
     } finally {
       release();
+      // The transport returns only once the reply is read, so no request is still sending this body.
+      if (encoded) bodyMemory.release(encoded);
     }
     settle?.();
     throw new VlmError(

@@ -179,6 +179,19 @@ interface Header {
 }
 
 /**
+ * Whether a PNG may carry EXIF: walks the chunk list (a 12-byte frame per chunk, so a few dozen
+ * reads for an image) looking for eXIf. A list that does not end cleanly at IEND counts as "may".
+ */
+function pngMayHaveExif(bytes: Buffer): boolean {
+  for (let at = 8; at + 12 <= bytes.length; at += 12 + bytes.readUInt32BE(at)) {
+    const type = bytes.toString("latin1", at + 4, at + 8);
+    if (type === "eXIf") return true;
+    if (type === "IEND") return false;
+  }
+  return true;
+}
+
+/**
  * Size, format and EXIF orientation from the file's header. image-size parses the header in
  * microseconds where sharp's metadata() costs a thread-pool round trip (about 0.35 ms per image);
  * it answers only where it sees the orientation too: JPEG (EXIF), PNG without an eXIf chunk, simple
@@ -190,8 +203,7 @@ async function readHeader(bytes: Buffer, source: string): Promise<Header> {
     const simple =
       (size.type === "jpg" && size.orientation !== undefined) ||
       (size.type === "jpg" && bytes.indexOf("Exif\0\0") < 0) ||
-      // A byte run "eXIf" inside compressed data only sends the file to sharp: the check is safe.
-      (size.type === "png" && bytes.indexOf("eXIf") < 0) ||
+      (size.type === "png" && !pngMayHaveExif(bytes)) ||
       (size.type === "webp" && bytes.toString("latin1", 12, 16) !== "VP8X");
     if (simple && size.width > 0 && size.height > 0) {
       const format = size.type === "jpg" ? "jpeg" : (size.type as string);

@@ -10,6 +10,7 @@
  * URL strings (base64 never needs escaping) are copied in as they are.
  */
 import { randomBytes } from "node:crypto";
+import type { BufferPool } from "./buffer-pool.js";
 import type { InlineImagePart } from "./client.js";
 
 /** Data URLs shorter than this are left to JSON.stringify (splicing them saves nothing). */
@@ -47,7 +48,8 @@ function writeSplice(out: Buffer, offset: number, s: Splice): number {
   return at;
 }
 
-export function encodeRequestBody(body: unknown): Buffer {
+/** @param memory where the encoded body goes (the caller releases it after the request); default: fresh. */
+export function encodeRequestBody(body: unknown, memory?: BufferPool): Buffer {
   const splices: Splice[] = [];
   const marker = `arr-image-${randomBytes(6).toString("hex")}-`;
   const skeleton = JSON.stringify(body, (key, value: unknown) => {
@@ -77,7 +79,7 @@ export function encodeRequestBody(body: unknown): Buffer {
   }
   const tail = skeleton.slice(from);
   size += Buffer.byteLength(tail, "utf8");
-  const out = Buffer.allocUnsafe(size);
+  const out = memory ? memory.acquire(size) : Buffer.allocUnsafe(size);
   let offset = 0;
   for (let i = 0; i < splices.length; i++) {
     offset += out.write(texts[i] as string, offset, "utf8");

@@ -44,7 +44,8 @@ export function createTransport(options: TransportOptions = {}): typeof fetch {
     const url = requestUrl(input);
     const res = await request(url, {
       method: (init.method ?? "GET") as Dispatcher.HttpMethod,
-      headers: Object.fromEntries(new Headers(init.headers)),
+      // undici takes any iterable of [name, value] pairs, which is what the SDK passes (a Headers).
+      headers: init.headers instanceof Headers ? init.headers : Object.fromEntries(new Headers(init.headers)),
       body: body ?? null,
       signal: init.signal ?? null,
       ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
