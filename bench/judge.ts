@@ -3,6 +3,8 @@
  * concurrency / latency) and client-side overhead per pair (read, validate, resize, encode,
  * request, parse) against a zero-latency server.
  */
+
+import { request } from "undici";
 import { type ImageEncoding, JudgeSchema, VlmSchema } from "../src/config/schema.js";
 import { type CompareInput, createJudge, type Judge, type OrderPolicy } from "../src/judge/judge.js";
 import { createVlmClient } from "../src/vlm/client.js";
@@ -45,7 +47,8 @@ export function pairInputs(images: readonly string[], count: number, tag: string
 }
 
 export interface ThroughputRow {
-  /** Side of the square test images (px). */
+  client: ThroughputClient["kind"];
+  /** Side of the square test images (px); 0 for the raw HTTP control. */
   imagePx: number;
   latencyMs: number;
   concurrency: number;
@@ -64,29 +67,67 @@ export function idealPairsPerSecond(concurrency: number, latencyMs: number, call
   return concurrency / callsPerPair / (latencyMs / 1000);
 }
 
+/**
+ * What makes the calls: the judge (read, hash, encode, SDK, verdict), or, as a control, bare undici
+ * requests with a fixed few-KB chat body (no SDK, no judge): the ceiling of the server, loopback and
+ * scheduling on this machine.
+ */
+export type ThroughputClient = { kind: "judge"; images: readonly string[] } | { kind: "raw-http" };
+
+async function rawHttpCalls(url: string, concurrency: number, calls: number): Promise<void> {
+  const body = JSON.stringify({
+    model: "bench",
+    messages: [{ role: "user", content: [{ type: "text", text: "x".repeat(3000) }] }],
+  });
+  let issued = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (issued < calls) {
+        issued++;
+        const res = await request(`${url}/chat/completions`, {
+          method: "POST",
+          body,
+          headers: { "content-type": "application/json" },
+        });
+        await res.body.json();
+      }
+    }),
+  );
+}
+
 export async function throughput(
   server: ServerProcess,
-  images: readonly string[],
+  client: ThroughputClient,
   imagePx: number,
   latencyMs: number,
   concurrency: number,
   pairs: number,
 ): Promise<ThroughputRow> {
   await server.setLatency(latencyMs);
-  const judge = benchJudge({ url: server.url, concurrency, order: "single" });
+  let run: (n: number, tag: string) => Promise<number>;
+  if (client.kind === "judge") {
+    const judge = benchJudge({ url: server.url, concurrency, order: "single" });
+    run = async (n, tag) => {
+      const verdicts = await judge.compareMany(pairInputs(client.images, n, tag), { concurrency });
+      return verdicts.filter((v) => v.outcome === "decided").length;
+    };
+  } else {
+    run = async (n) => {
+      await rawHttpCalls(server.url, concurrency, n);
+      return n;
+    };
+  }
   // Warm the connection pool and sharp so the first wave does not pay setup costs.
-  await judge.compareMany(pairInputs(images, Math.min(concurrency, 8), `warm-${latencyMs}-${concurrency}`), {
-    concurrency,
-  });
+  await run(Math.min(concurrency, 8), `warm-${latencyMs}-${concurrency}`);
   await server.reset();
-  const inputs = pairInputs(images, pairs, `tp-${latencyMs}-${concurrency}`);
   const t0 = performance.now();
-  const verdicts = await judge.compareMany(inputs, { concurrency });
+  const decided = await run(pairs, `tp-${latencyMs}-${concurrency}`);
   const wallS = (performance.now() - t0) / 1000;
   const stats = await server.stats();
   const ideal = idealPairsPerSecond(concurrency, latencyMs);
   const pairsPerS = pairs / wallS;
   return {
+    client: client.kind,
     imagePx,
     latencyMs,
     concurrency,
@@ -96,7 +137,7 @@ export async function throughput(
     idealPairsPerS: ideal,
     ratio: pairsPerS / ideal,
     peakInFlight: stats.peakInFlight,
-    decided: verdicts.filter((v) => v.outcome === "decided").length,
+    decided,
   };
 }
 

@@ -18,7 +18,13 @@ import { execa } from "execa";
 import { pythonEnv, resolvePython } from "../src/runtime/python.js";
 import { ensureBaselineVenv, type SideBySideRow, sideBySide } from "./baseline.js";
 import { type BridgeResult, benchBridge } from "./bridge.js";
-import { type OverheadRow, overhead, type ThroughputRow, throughput } from "./judge.js";
+import {
+  type OverheadRow,
+  overhead,
+  type ThroughputClient,
+  type ThroughputRow,
+  throughput,
+} from "./judge.js";
 import { writePhotoLike } from "./lib/images.js";
 import { renderResults } from "./lib/report.js";
 import { startServerProcess } from "./lib/server-process.js";
@@ -121,17 +127,24 @@ async function main(): Promise<void> {
         [1, 8, 32, 64].map((c): [number, number] => [lat, c]),
       );
       const tp: ThroughputRow[] = [];
-      // Control: the same harness with 32x32 images (3 KB requests) shows the ceiling the per-call
-      // work of client and stand-in sets on this machine, apart from the image bytes.
+      // Controls at 200 ms x 32: the judge with 32x32 images (a few KB per request) separates the
+      // per-call work from the image bytes; bare undici requests show what the stand-in, loopback and
+      // scheduling on this machine allow at all.
       const i32 = await writePhotoLike(join(work, "img"), 32, 8, 3);
-      const rows: Array<[string[], number, number, number]> = [
-        ...plan.map(([lat, c]): [string[], number, number, number] => [i512, 512, lat, c]),
-        [i32, 32, 200, 32],
+      const rows: Array<[ThroughputClient, number, number, number]> = [
+        ...plan.map(([lat, c]): [ThroughputClient, number, number, number] => [
+          { kind: "judge", images: i512 },
+          512,
+          lat,
+          c,
+        ]),
+        [{ kind: "judge", images: i32 }, 32, 200, 32],
+        [{ kind: "raw-http" }, 0, 200, 32],
       ];
-      for (const [images, px, lat, c] of rows) {
-        const row = await throughput(server, images, px, lat, c, waves * c);
+      for (const [client, px, lat, c] of rows) {
+        const row = await throughput(server, client, px, lat, c, waves * c);
         log(
-          `  ${px} px, ${lat} ms x ${c}: ${row.pairsPerS.toFixed(1)} pairs/s (${(row.ratio * 100).toFixed(0)}% of ideal)`,
+          `  ${client.kind} ${px} px, ${lat} ms x ${c}: ${row.pairsPerS.toFixed(1)} pairs/s (${(row.ratio * 100).toFixed(0)}% of ideal)`,
         );
         tp.push(row);
       }
