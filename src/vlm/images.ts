@@ -5,7 +5,7 @@
  * An image that already satisfies the encoding is sent as is (no decode/re-encode cost).
  */
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { imageSize } from "image-size";
 import sharp from "sharp";
 import type { ImageEncoding } from "../config/schema.js";
@@ -80,7 +80,9 @@ export function describeImage(input: ImageInput): string {
 function readFileInto(path: string, pool: BufferPool): Buffer {
   const fd = openSync(path, "r");
   try {
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return readFileSync(fd); // a pipe or device has no size to read into
+    const size = stat.size;
     if (size > MAX_BYTES) {
       throw new ImageError(`image ${path} is larger than ${MAX_BYTES} bytes`, { source: path });
     }
