@@ -4,6 +4,7 @@
  * request, parse) against a zero-latency server.
  */
 
+import { randomBytes } from "node:crypto";
 import { request } from "undici";
 import { type ImageEncoding, JudgeSchema, VlmSchema } from "../src/config/schema.js";
 import { type CompareInput, createJudge, type Judge, type OrderPolicy } from "../src/judge/judge.js";
@@ -48,6 +49,8 @@ export function pairInputs(images: readonly string[], count: number, tag: string
 
 export interface ThroughputRow {
   client: ThroughputClient["kind"];
+  /** Request body size of a raw-http control (bytes). */
+  bodyBytes?: number;
   /** Side of the square test images (px); 0 for the raw HTTP control. */
   imagePx: number;
   latencyMs: number;
@@ -69,16 +72,21 @@ export function idealPairsPerSecond(concurrency: number, latencyMs: number, call
 
 /**
  * What makes the calls: the judge (read, hash, encode, SDK, verdict), or, as a control, bare undici
- * requests with a fixed few-KB chat body (no SDK, no judge): the ceiling of the server, loopback and
- * scheduling on this machine.
+ * requests that send one prebuilt chat body of about `bodyBytes` (no SDK, no judge, no per-call
+ * work): the ceiling of the server, loopback and scheduling on this machine for that body size.
  */
-export type ThroughputClient = { kind: "judge"; images: readonly string[] } | { kind: "raw-http" };
+export type ThroughputClient =
+  | { kind: "judge"; images: readonly string[] }
+  | { kind: "raw-http"; bodyBytes: number };
 
-async function rawHttpCalls(url: string, concurrency: number, calls: number): Promise<void> {
-  const body = JSON.stringify({
-    model: "bench",
-    messages: [{ role: "user", content: [{ type: "text", text: "x".repeat(3000) }] }],
-  });
+/** A chat body with two image data URLs of about `bytes` in all (random base64). */
+function rawBody(bytes: number): string {
+  const half = randomBytes(Math.max(3, Math.floor((bytes * 3) / 8))).toString("base64");
+  const image = { type: "image_url", image_url: { url: `data:image/png;base64,${half}` } };
+  return JSON.stringify({ model: "bench", messages: [{ role: "user", content: [image, image] }] });
+}
+
+async function rawHttpCalls(url: string, concurrency: number, calls: number, body: string): Promise<void> {
   let issued = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -112,8 +120,9 @@ export async function throughput(
       return verdicts.filter((v) => v.outcome === "decided").length;
     };
   } else {
+    const body = rawBody(client.bodyBytes);
     run = async (n) => {
-      await rawHttpCalls(server.url, concurrency, n);
+      await rawHttpCalls(server.url, concurrency, n, body);
       return n;
     };
   }
@@ -128,6 +137,7 @@ export async function throughput(
   const pairsPerS = pairs / wallS;
   return {
     client: client.kind,
+    ...(client.kind === "raw-http" ? { bodyBytes: Buffer.byteLength(rawBody(client.bodyBytes)) } : {}),
     imagePx,
     latencyMs,
     concurrency,

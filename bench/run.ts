@@ -128,8 +128,8 @@ async function main(): Promise<void> {
       );
       const tp: ThroughputRow[] = [];
       // Controls at 200 ms x 32: the judge with 32x32 images (a few KB per request) separates the
-      // per-call work from the image bytes; bare undici requests show what the stand-in, loopback and
-      // scheduling on this machine allow at all.
+      // per-call work from the image bytes; bare undici requests with a prebuilt 3 KB or 1 MB body
+      // show what the stand-in, loopback and scheduling on this machine allow at each size.
       const i32 = await writePhotoLike(join(work, "img"), 32, 8, 3);
       const rows: Array<[ThroughputClient, number, number, number]> = [
         ...plan.map(([lat, c]): [ThroughputClient, number, number, number] => [
@@ -139,7 +139,8 @@ async function main(): Promise<void> {
           c,
         ]),
         [{ kind: "judge", images: i32 }, 32, 200, 32],
-        [{ kind: "raw-http" }, 0, 200, 32],
+        [{ kind: "raw-http", bodyBytes: 3_000 }, 0, 200, 32],
+        [{ kind: "raw-http", bodyBytes: 1_000_000 }, 0, 200, 32],
       ];
       for (const [client, px, lat, c] of rows) {
         const row = await throughput(server, client, px, lat, c, waves * c);
