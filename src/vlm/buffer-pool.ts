@@ -1,10 +1,12 @@
 /**
- * Reusable memory for the image files the judge reads.
+ * Reusable memory for the judge's big buffers: the image files it reads and the request bodies the
+ * client encodes.
  *
- * Every file read allocates its size outside the V8 heap, and V8 counts that memory toward its
- * full-GC trigger: reading a pair of 512x512 PNGs (0.75 MB) per comparison set off a mark-compact
- * about every dozen pairs, some 3 ms per pair on average (bench/RESULTS.md). A judge reads into
- * memory it reuses and hands it back when the comparison is over, so steady state allocates nothing.
+ * Every such buffer lives outside the V8 heap, and V8 counts that memory toward its full-GC trigger:
+ * reading a pair of 512x512 PNGs (0.75 MB) per comparison set off a mark-compact about every dozen
+ * pairs, some 3 ms per pair on average, and under load 1 MB bodies held for a round trip did the same
+ * (bench/RESULTS.md). Owners take memory here and hand it back when done (the judge at the end of a
+ * comparison, the client at the end of a call), so steady state allocates nothing.
  *
  * Only memory this pool handed out is ever taken back: `release` ignores any other buffer (a
  * caller's own bytes, sharp's output), and memory that is never released is simply collected.
