@@ -1,9 +1,9 @@
 /**
  * Images for the VLM: read (file path, http(s) URL, data URL or bytes), validate, apply EXIF
  * orientation, optionally downscale and re-encode, and hand out message parts (bytes; a data URL
- * string only on request). The content hash is the
- * sha256 of the original bytes, so a cache key does not depend on how the image was encoded.
- * An image that already satisfies the encoding is sent as is (no decode/re-encode cost).
+ * string only on request). The content hash is the sha256 of the original bytes, so a cache key
+ * does not depend on how the image was encoded. An image that already satisfies the encoding is
+ * sent as is (no decode/re-encode cost).
  */
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
