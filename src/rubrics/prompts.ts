@@ -7,7 +7,7 @@
  * structured output the schema name never reaches the server (docs/ARCHITECTURE.md, VLM client).
  */
 import type { Task } from "../config/schema.js";
-import type { ChatMessage, ContentPart, VlmRequest } from "../vlm/client.js";
+import { type ChatMessage, type ContentPart, imagePart, type VlmRequest } from "../vlm/client.js";
 import { findJsonObject, stripThinking } from "../vlm/json-reply.js";
 import { renderCriteriaList } from "./rubric.js";
 
@@ -131,11 +131,11 @@ export function imageParts(task: Task, images: PairImages, language: Language): 
   if (edit && images.source) {
     const label =
       language === "zh" ? "Image BASE（编辑前的原图）：" : "Image BASE (the original, before editing):";
-    parts.push({ type: "text", text: label }, { type: "image_url", image_url: { url: images.source } });
+    parts.push({ type: "text", text: label }, imagePart(images.source));
   }
   images.candidates.forEach((url, i) => {
     const label = edit ? `Edited Image ${i + 1}:` : `Image ${i + 1}:`;
-    parts.push({ type: "text", text: label }, { type: "image_url", image_url: { url } });
+    parts.push({ type: "text", text: label }, imagePart(url));
   });
   return parts;
 }
