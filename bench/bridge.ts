@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { execa } from "execa";
 import { createBridge } from "../src/runtime/bridge.js";
 import { pythonEnv, resolvePython } from "../src/runtime/python.js";
+import { sampleQuantile } from "./lib/stats.js";
 
 export interface BridgeResult {
   startMs: number;
@@ -23,11 +24,6 @@ export interface BridgeResult {
   /** Python-side work after the call, median ms (timed in a plain interpreter). */
   pythonReadFileMs: number;
   pythonB64DecodeMs: number;
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
 }
 
 async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
@@ -77,13 +73,13 @@ export async function benchBridge(image512: string): Promise<BridgeResult> {
     const sideMs = JSON.parse(side.stdout.trim()) as { read: number; b64: number };
     return {
       startMs,
-      pingMs: { median: quantile(ping, 0.5), p90: quantile(ping, 0.9), n: ping.length },
+      pingMs: { median: sampleQuantile(ping, 0.5), p90: sampleQuantile(ping, 0.9), n: ping.length },
       pipelinedMsPerCall,
       imageBytes: bytes.length,
       base64Bytes: b64.length,
-      byPathMs: quantile(byPath, 0.5),
-      byValueOneWayMs: quantile(oneWay, 0.5),
-      byValueRoundTripMs: quantile(roundTrip, 0.5),
+      byPathMs: sampleQuantile(byPath, 0.5),
+      byValueOneWayMs: sampleQuantile(oneWay, 0.5),
+      byValueRoundTripMs: sampleQuantile(roundTrip, 0.5),
       pythonReadFileMs: sideMs.read,
       pythonB64DecodeMs: sideMs.b64,
     };

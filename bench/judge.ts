@@ -10,6 +10,7 @@ import { type ImageEncoding, JudgeSchema, VlmSchema } from "../src/config/schema
 import { type CompareInput, createJudge, type Judge, type OrderPolicy } from "../src/judge/judge.js";
 import { createVlmClient } from "../src/vlm/client.js";
 import type { ServerProcess } from "./lib/server-process.js";
+import { sampleQuantile } from "./lib/stats.js";
 
 export interface JudgeSetup {
   url: string;
@@ -137,7 +138,8 @@ export async function throughput(
   const pairsPerS = pairs / wallS;
   return {
     client: client.kind,
-    ...(client.kind === "raw-http" ? { bodyBytes: Buffer.byteLength(rawBody(client.bodyBytes)) } : {}),
+    // As the server counted it (the body is random, so it is measured rather than rebuilt).
+    ...(client.kind === "raw-http" ? { bodyBytes: stats.bodyBytes / stats.requests } : {}),
     imagePx,
     latencyMs,
     concurrency,
@@ -168,12 +170,6 @@ export interface OverheadRow {
   bytesPerPair: number;
   /** Whether the images went out unchanged (no decode/re-encode). */
   passthrough: boolean;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 /**
@@ -214,8 +210,8 @@ export async function overhead(
     encoding,
     pairs,
     batches,
-    wallMsPerPair: median(wall),
-    cpuMsPerPair: median(cpu),
+    wallMsPerPair: sampleQuantile(wall, 0.5),
+    cpuMsPerPair: sampleQuantile(cpu, 0.5),
     cpuMsRange: [Math.min(...cpu), Math.max(...cpu)],
     bytesPerPair: stats.bodyBytes / (pairs * batches),
     passthrough: decided === pairs * batches && (await isPassthrough(images[0], encoding)),

@@ -12,6 +12,7 @@ import { BufferPool } from "../../src/vlm/buffer-pool.js";
 import { prepareImage, readImageBytes } from "../../src/vlm/images.js";
 import { encodeRequestBody } from "../../src/vlm/request-body.js";
 import { createTransport } from "../../src/vlm/transport.js";
+import { sampleQuantile } from "./stats.js";
 
 export interface StageRow {
   stage: string;
@@ -32,11 +33,6 @@ interface Stage {
   run: () => Promise<unknown> | unknown;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1] as number;
-}
-
 async function measure(stages: readonly Stage[], rounds: number, perRound: number): Promise<StageRow[]> {
   for (const s of stages) for (let i = 0; i < 3; i++) await s.run();
   const cpu = stages.map(() => [] as number[]);
@@ -48,7 +44,7 @@ async function measure(stages: readonly Stage[], rounds: number, perRound: numbe
       cpu[k]?.push((c.user + c.system) / 1000 / perRound);
     }
   }
-  return stages.map((s, k) => ({ stage: s.stage, used: s.used, cpuMs: median(cpu[k] ?? []) }));
+  return stages.map((s, k) => ({ stage: s.stage, used: s.used, cpuMs: sampleQuantile(cpu[k] ?? [], 0.5) }));
 }
 
 export async function benchStages(url: string, images: [string, string], rounds = 9): Promise<StagesResult> {

@@ -204,8 +204,7 @@ async function readHeader(bytes: Buffer, source: string): Promise<Header> {
   try {
     const size = imageSize(bytes);
     const simple =
-      (size.type === "jpg" && size.orientation !== undefined) ||
-      (size.type === "jpg" && bytes.indexOf("Exif\0\0") < 0) ||
+      (size.type === "jpg" && (size.orientation !== undefined || bytes.indexOf("Exif\0\0") < 0)) ||
       (size.type === "png" && !pngMayHaveExif(bytes)) ||
       (size.type === "webp" && bytes.toString("latin1", 12, 16) !== "VP8X");
     if (simple && size.width > 0 && size.height > 0) {

@@ -14,12 +14,6 @@ import { type Dispatcher, request } from "undici";
 /** Statuses whose Response must have no body (the Response constructor rejects one). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
-function requestUrl(input: string | URL | Request): URL {
-  if (typeof input === "string") return new URL(input);
-  if (input instanceof URL) return input;
-  return new URL(input.url);
-}
-
 function responseHeaders(raw: Record<string, string | string[] | undefined>): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(raw)) {
@@ -30,25 +24,21 @@ function responseHeaders(raw: Record<string, string | string[] | undefined>): He
   return headers;
 }
 
-export interface TransportOptions {
-  /** undici dispatcher (connection pool, proxy); default: undici's global one (keep-alive, no cap). */
-  dispatcher?: Dispatcher;
-}
-
-/** A `fetch` for the openai SDK's `fetch` option, over undici's `request()`. */
-export function createTransport(options: TransportOptions = {}): typeof fetch {
+/**
+ * A `fetch` for the openai SDK's `fetch` option, over undici's `request()` and its global
+ * dispatcher (keep-alive, no connection cap; the same one Node's fetch uses).
+ */
+export function createTransport(): typeof fetch {
   const transport = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const body = init.body;
     const plain = body == null || typeof body === "string" || body instanceof Uint8Array;
     if (!plain || input instanceof Request) return fetch(input, init);
-    const url = requestUrl(input);
-    const res = await request(url, {
+    const res = await request(input, {
       method: (init.method ?? "GET") as Dispatcher.HttpMethod,
       // undici takes any iterable of [name, value] pairs, which is what the SDK passes (a Headers).
       headers: init.headers instanceof Headers ? init.headers : Object.fromEntries(new Headers(init.headers)),
       body: body ?? null,
       signal: init.signal ?? null,
-      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
     });
     const data = await res.body.arrayBuffer();
     return new Response(NULL_BODY_STATUS.has(res.statusCode) ? null : data, {
