@@ -10,6 +10,9 @@ const pct = (x: number | null | undefined) => (x == null ? "—" : `${(x * 100).
 const mb = (bytes: number) => (bytes / 1e6).toFixed(2);
 const size = (bytes: number) => (bytes < 1e5 ? `${Math.round(bytes / 1e3)} KB` : `${mb(bytes)} MB`);
 
+/** A judge row with the 512 px images (not a control). */
+const fullSize = (t: ThroughputRow) => t.client !== "raw-http" && (t.imagePx ?? 512) === 512;
+
 function table(head: string[], rows: Array<Array<string | number>>): string {
   return [
     `| ${head.join(" | ")} |`,
@@ -53,15 +56,11 @@ export function renderResults(r: BenchResults): string {
       ov512.cpuMsPerPair < 5 ? "met" : "**not met**",
     ]);
   }
+  const at32 = (lat: number, pred: (t: ThroughputRow) => boolean) =>
+    r.judge?.throughput.find((t) => t.latencyMs === lat && t.concurrency === 32 && pred(t));
   for (const lat of [200, 1000]) {
-    const row = r.judge?.throughput.find(
-      (t) =>
-        t.concurrency === 32 && t.latencyMs === lat && t.client !== "raw-http" && (t.imagePx ?? 512) === 512,
-    );
-    const bare = r.judge?.throughput.find(
-      (t) =>
-        t.client === "raw-http" && t.latencyMs === lat && t.concurrency === 32 && (t.bodyBytes ?? 0) > 5e5,
-    );
+    const row = at32(lat, fullSize);
+    const bare = at32(lat, (t) => t.client === "raw-http" && (t.bodyBytes ?? 0) > 5e5);
     if (row)
       trows.push([
         `throughput >= 0.9 of ideal at concurrency 32 (${lat} ms latency)`,
@@ -144,13 +143,11 @@ export function renderResults(r: BenchResults): string {
       ),
       "",
     );
-    const at = (pred: (t: ThroughputRow) => boolean) =>
-      r.judge?.throughput.find((t) => t.latencyMs === 200 && t.concurrency === 32 && pred(t));
     const raws = r.judge.throughput
       .filter((t) => t.client === "raw-http" && t.latencyMs === 200 && t.concurrency === 32)
       .sort((a, b) => (a.bodyBytes ?? 0) - (b.bodyBytes ?? 0));
-    const small = at((t) => t.client !== "raw-http" && (t.imagePx ?? 512) < 512);
-    const full = at((t) => t.client !== "raw-http" && (t.imagePx ?? 512) === 512);
+    const small = at32(200, (t) => t.client !== "raw-http" && (t.imagePx ?? 512) < 512);
+    const full = at32(200, fullSize);
     const [rawSmall, rawBig] = [raws[0], raws.at(-1)];
     if (rawSmall && rawBig && rawBig !== rawSmall && small && full) {
       out.push(
@@ -202,10 +199,9 @@ export function renderResults(r: BenchResults): string {
         "",
       );
       const used = st.rows.filter((x) => x.used).reduce((a, x) => a + x.cpuMs, 0);
-      const e2e = r.judge.overhead.find((o) => o.size === 512 && o.label.includes("default"));
-      if (e2e)
+      if (ov512)
         out.push(
-          `The stages taken sum to ${f(used, 2)} ms of the ${f(e2e.cpuMsPerPair, 2)} ms measured end to end.`,
+          `The stages taken sum to ${f(used, 2)} ms of the ${f(ov512.cpuMsPerPair, 2)} ms measured end to end.`,
           "",
         );
     }
