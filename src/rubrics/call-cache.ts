@@ -5,11 +5,11 @@
  * writers of the same key write the same content, and a torn write is never visible; an
  * unreadable entry is a miss, never an error.
  */
-import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Price } from "../config/schema.js";
 import { AbortError } from "../errors.js";
+import { cacheKey } from "../judge/cache.js";
 import type { VlmClient, VlmRequest } from "../vlm/client.js";
 import { callCost, type TokenUsage } from "../vlm/usage.js";
 import { INDUCTION_TEMPLATE_VERSION } from "./prompts.js";
@@ -34,8 +34,8 @@ export class CallCache {
   }
 
   /** sha256 of a canonical JSON rendering of everything that determines the answer. */
-  static key(parts: unknown): string {
-    return createHash("sha256").update(canonicalJson(parts), "utf8").digest("hex");
+  static key(parts: Record<string, unknown>): string {
+    return cacheKey(parts);
   }
 
   private path(key: string): string {
@@ -61,18 +61,6 @@ export class CallCache {
     await writeFile(tmp, JSON.stringify(value), "utf8");
     await rename(tmp, file);
   }
-}
-
-/** JSON with object keys sorted, so logically equal inputs give equal keys. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v && typeof v === "object" && !Array.isArray(v)) {
-      return Object.fromEntries(
-        Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)),
-      );
-    }
-    return v;
-  });
 }
 
 /** Accumulates usage over a run: paid calls with tokens, and cache hits. */
