@@ -5,9 +5,10 @@
  * (atomic on POSIX), so concurrent writers are safe; an unreadable entry is treated as a miss and
  * overwritten by the next write.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileAtomic } from "../atomic-write.js";
 import type { TokenUsage } from "../vlm/usage.js";
 
 /** Bump when the entry layout changes; old entries then simply miss. */
@@ -103,16 +104,7 @@ export class VerdictCache {
   }
 
   async set(key: string, value: CachedOrder): Promise<void> {
-    const path = this.path(key);
-    await mkdir(join(this.dir, key.slice(0, 2)), { recursive: true });
-    const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
     const entry: Entry = { format: ENTRY_FORMAT, key, createdAt: new Date().toISOString(), value };
-    try {
-      await writeFile(tmp, JSON.stringify(entry));
-      await rename(tmp, path);
-    } catch (error) {
-      await unlink(tmp).catch(() => {});
-      throw error;
-    }
+    await writeFileAtomic(this.path(key), JSON.stringify(entry));
   }
 }

@@ -5,8 +5,9 @@
  * writers of the same key write the same content, and a torn write is never visible; an
  * unreadable entry is a miss, never an error.
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileAtomic } from "../atomic-write.js";
 import type { Price } from "../config/schema.js";
 import { AbortError } from "../errors.js";
 import { cacheKey } from "../judge/cache.js";
@@ -55,11 +56,7 @@ export class CallCache {
 
   async put(key: string, value: CachedCall): Promise<void> {
     if (!this.dir) return;
-    const file = this.path(key);
-    await mkdir(join(this.dir, key.slice(0, 2)), { recursive: true });
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await writeFile(tmp, JSON.stringify(value), "utf8");
-    await rename(tmp, file);
+    await writeFileAtomic(this.path(key), JSON.stringify(value));
   }
 }
 

@@ -4,10 +4,11 @@
  * templates, each pair's fate, tokens and cost).
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname, extname } from "node:path";
+import { readFile } from "node:fs/promises";
+import { extname } from "node:path";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { writeFileAtomic } from "../atomic-write.js";
 import { TaskSchema } from "../config/schema.js";
 import { RubricError } from "../errors.js";
 
@@ -260,11 +261,7 @@ export async function serializeRubric(path: string, rubric: RubricFile): Promise
 
 /** Writes a rubric file atomically (temp file + rename), so a crash never leaves half a rubric. */
 export async function saveRubric(path: string, rubric: RubricFile): Promise<void> {
-  const text = await serializeRubric(path, rubric);
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, text, "utf8");
-  await rename(tmp, path);
+  await writeFileAtomic(path, await serializeRubric(path, rubric));
 }
 
 /** Markdown for `arr rubrics show`: themes, criteria, statistics and provenance. */
