@@ -84,8 +84,13 @@ export async function createRunDir(
   await mkdir(paths.checkpoints, { recursive: true });
   await mkdir(paths.samples, { recursive: true });
   await mkdir(paths.grids, { recursive: true });
-  await writeFile(paths.config, YAML.stringify(config));
+  await writeRunConfig(paths, config);
   return paths;
+}
+
+/** The run's config.yaml: what a resume reads back, so it always says what ran last. */
+export async function writeRunConfig(paths: RunPaths, config: Config): Promise<void> {
+  await writeFile(paths.config, YAML.stringify(config));
 }
 
 /** Reopens a run directory for `--resume`; its stored config is the one that continues. */

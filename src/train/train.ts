@@ -11,7 +11,6 @@
 import { appendFileSync, existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { basename } from "node:path";
-import YAML from "yaml";
 import type { Config, TrainConfig } from "../config/schema.js";
 import { ConfigError, TrainingError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
@@ -36,6 +35,7 @@ import {
   type RunPaths,
   writeManifest,
   writePrompts,
+  writeRunConfig,
 } from "./run-dir.js";
 
 export interface TrainOptions {
@@ -84,7 +84,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const trainConfig = requireTrain(config);
   const paths = opened ? opened.paths : await createRunDir(config, { dir: options.runDir });
   // A resume may change fields (a larger max_steps): the stored config always says what ran last.
-  if (opened && options.config) await writeFile(paths.config, YAML.stringify(config));
+  if (opened && options.config) await writeRunConfig(paths, config);
   if (!opened || !existsSync(paths.prompts)) {
     await writePrompts(paths, await loadPromptDataset(trainConfig.dataset, config.judge.task));
   }
