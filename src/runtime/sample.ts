@@ -9,6 +9,7 @@ import { readFile, stat } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { Config } from "../config/schema.js";
 import { ConfigError, DatasetError, UsageError } from "../errors.js";
+import { parseJsonlObjects, parseTextPrompts } from "../train/datasets.js";
 import { type Bridge, createBridge } from "./bridge.js";
 
 /** One prompt to sample. */
@@ -19,6 +20,34 @@ export interface SamplePrompt {
   metadata: Record<string, unknown> | null;
   /** Absolute path of an edit's source image. */
   sourceImage: string | null;
+}
+
+/** A JSONL row kept verbatim as metadata, with its prompt and (resolved) source image. */
+function metadataRow(r: Record<string, unknown>, file: string, line: number): SamplePrompt {
+  const key = ["prompt", "caption", "text", "instruction"].find(
+    (k) => typeof r[k] === "string" && r[k] !== "",
+  );
+  if (!key) {
+    throw new DatasetError(`${file}:${line}: no "prompt" string`, {
+      file,
+      line,
+      field: "prompt",
+      hint: 'each row needs "prompt" (GenEval metadata has it), "caption", "text" or "instruction"',
+    });
+  }
+  const source = r.source_image;
+  if (source !== undefined && typeof source !== "string") {
+    throw new DatasetError(`${file}:${line}: "source_image" must be a path string`, {
+      file,
+      line,
+      field: "source_image",
+    });
+  }
+  return {
+    prompt: r[key] as string,
+    metadata: r,
+    sourceImage: source ? (isAbsolute(source) ? source : resolve(dirname(file), source)) : null,
+  };
 }
 
 /**
@@ -37,55 +66,9 @@ export async function readSamplePrompts(file: string): Promise<SamplePrompt[]> {
       hint: "pass an existing .txt (one prompt per line) or .jsonl file",
     });
   }
-  const rows: SamplePrompt[] = [];
-  const jsonl = /\.jsonl$/i.test(file);
-  const lines = text.split(/\r?\n/);
-  lines.forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line || (!jsonl && line.startsWith("#"))) return;
-    if (!jsonl) {
-      rows.push({ prompt: line, metadata: null, sourceImage: null });
-      return;
-    }
-    let row: unknown;
-    try {
-      row = JSON.parse(line);
-    } catch (error) {
-      throw new DatasetError(`${file}:${i + 1}: not valid JSON (${(error as Error).message})`, {
-        file,
-        line: i + 1,
-        hint: "each line of a .jsonl file is one JSON object",
-      });
-    }
-    if (!row || typeof row !== "object" || Array.isArray(row)) {
-      throw new DatasetError(`${file}:${i + 1}: expected a JSON object`, { file, line: i + 1 });
-    }
-    const r = row as Record<string, unknown>;
-    const key = ["prompt", "caption", "text", "instruction"].find(
-      (k) => typeof r[k] === "string" && r[k] !== "",
-    );
-    if (!key) {
-      throw new DatasetError(`${file}:${i + 1}: no "prompt" string`, {
-        file,
-        line: i + 1,
-        field: "prompt",
-        hint: 'each row needs "prompt" (GenEval metadata has it), "caption", "text" or "instruction"',
-      });
-    }
-    const source = r.source_image;
-    if (source !== undefined && typeof source !== "string") {
-      throw new DatasetError(`${file}:${i + 1}: "source_image" must be a path string`, {
-        file,
-        line: i + 1,
-        field: "source_image",
-      });
-    }
-    rows.push({
-      prompt: r[key] as string,
-      metadata: r,
-      sourceImage: source ? (isAbsolute(source) ? source : resolve(dirname(file), source)) : null,
-    });
-  });
+  const rows: SamplePrompt[] = /\.jsonl$/i.test(file)
+    ? parseJsonlObjects(text, file).map(({ value, line }) => metadataRow(value, file, line))
+    : parseTextPrompts(text).map(({ prompt }) => ({ prompt, metadata: null, sourceImage: null }));
   if (rows.length === 0) {
     throw new DatasetError(`${file}: no prompts`, { file, hint: "the file is empty or has only comments" });
   }

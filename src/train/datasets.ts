@@ -58,13 +58,13 @@ export async function loadPromptDataset(config: DatasetConfig, task: Task): Prom
       rows = parseTextPrompts(text);
       break;
     case "jsonl":
-      rows = parseJsonl(text, file).map(({ value, line }) => ({
+      rows = parseJsonlObjects(text, file).map(({ value, line }) => ({
         prompt: promptField(value, file, line),
         sourceImage: null,
       }));
       break;
     case "edit-jsonl":
-      rows = parseJsonl(text, file).map(({ value, line }) => editRow(value, file, line));
+      rows = parseJsonlObjects(text, file).map(({ value, line }) => editRow(value, file, line));
       break;
     case "sharegpt-4o-image":
       rows = parseShareGpt4oImage(text, file, task);
@@ -95,7 +95,11 @@ export function parseTextPrompts(text: string): PromptRow[] {
     .map((prompt) => ({ prompt, sourceImage: null }));
 }
 
-function parseJsonl(text: string, file: string): Array<{ value: Record<string, unknown>; line: number }> {
+/** JSON Lines of objects (blank lines skipped); a bad line is an error naming the file and line. */
+export function parseJsonlObjects(
+  text: string,
+  file: string,
+): Array<{ value: Record<string, unknown>; line: number }> {
   const out: Array<{ value: Record<string, unknown>; line: number }> = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1;
@@ -104,7 +108,7 @@ function parseJsonl(text: string, file: string): Array<{ value: Record<string, u
     try {
       value = JSON.parse(raw);
     } catch (cause) {
-      throw new DatasetError(`${file}:${line}: not valid JSON`, {
+      throw new DatasetError(`${file}:${line}: not valid JSON (${(cause as Error).message})`, {
         file,
         line,
         cause,
