@@ -8,7 +8,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
 import { escapeHtml } from "../html.js";
-import { isRemote } from "./adapters/common.js";
+import { isUrl } from "../judge/pairs.js";
 import type { ComparisonResult } from "./compare.js";
 import type { AccuracySummary, EvaluationResult, ItemResult, OrderOutcome } from "./evaluate.js";
 
@@ -42,7 +42,7 @@ export { escapeHtml } from "../html.js";
 
 /** A small JPEG data URL of a local image, or null (remote, unreadable). */
 export async function thumbnail(path: string, size = 192): Promise<string | null> {
-  if (isRemote(path)) return null;
+  if (isUrl(path)) return null;
   try {
     const buf = await sharp(path)
       .rotate()
@@ -99,7 +99,7 @@ const SUMMARY_HEAD = [
 function img(src: string | null, path: string, label: string): string {
   const body = src
     ? `<img src="${escapeHtml(src)}" alt="${escapeHtml(label)}">`
-    : `<div class="noimg">${isRemote(path) ? `<a href="${escapeHtml(path)}">remote image</a>` : "unreadable"}</div>`;
+    : `<div class="noimg">${isUrl(path) ? `<a href="${escapeHtml(path)}">remote image</a>` : "unreadable"}</div>`;
   return `<figure>${body}<figcaption>${escapeHtml(label)}</figcaption></figure>`;
 }
 

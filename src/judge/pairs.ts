@@ -93,7 +93,8 @@ class RowError extends Error {
   }
 }
 
-function isUrl(s: string): boolean {
+/** An http(s) or data URL rather than a file path (never resolved against a folder or checked on disk). */
+export function isUrl(s: string): boolean {
   return /^(https?:\/\/|data:)/i.test(s);
 }
 

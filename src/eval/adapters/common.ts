@@ -6,6 +6,7 @@
 import { access, readFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { DatasetError } from "../../errors.js";
+import { isUrl } from "../../judge/pairs.js";
 import type { EvalPair, SkippedItem } from "../types.js";
 
 export interface AdapterOptions {
@@ -105,10 +106,6 @@ export async function readRecords(file: string, arrayKey?: string): Promise<RawR
   return records;
 }
 
-export function isRemote(path: string): boolean {
-  return /^(https?:|data:)/i.test(path);
-}
-
 /** A required non-empty string field. */
 export function requireString(record: Record<string, unknown>, field: string): string {
   const v = record[field];
@@ -120,7 +117,7 @@ export function requireString(record: Record<string, unknown>, field: string): s
 /** Resolves an image path against the root and checks the file exists (URLs pass unchecked). */
 export async function resolveImage(path: unknown, field: string, root: string): Promise<string> {
   if (typeof path !== "string" || path.trim() === "") throw new BadField(field, "missing image path");
-  if (isRemote(path)) return path;
+  if (isUrl(path)) return path;
   const abs = isAbsolute(path) ? path : resolve(root, path);
   try {
     await access(abs);
