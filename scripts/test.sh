@@ -24,7 +24,7 @@ npx vitest run
 
 step "Python lint and format (ruff)"
 python=${ARR_PYTHON:-$root/py-runtime/.venv/bin/python}
-(cd py-runtime && "$python" -m ruff check . && "$python" -m ruff format --check .)
+(cd py-runtime && "$python" -m ruff check . ../test && "$python" -m ruff format --check . ../test)
 
 step "Python tests (pytest)"
 bash scripts/test-python.sh
