@@ -3,9 +3,9 @@ import { AbortError, ArrError, DatasetError, RubricError, VlmError } from "../er
 import { createJudge } from "../judge/judge.js";
 import type { PreferencePair } from "../judge/pairs.js";
 import { TEMPLATE_VERSION as JUDGE_TEMPLATE_VERSION } from "../judge/prompt.js";
+import { mapLimited } from "../util/map-limited.js";
 import type { VlmClient, VlmRequest } from "../vlm/client.js";
 import { prepareImage } from "../vlm/images.js";
-import { mapLimited } from "../vlm/map-limited.js";
 import type { TokenUsage } from "../vlm/usage.js";
 import { type AskContext, ask, type CallCache, type Tally } from "./call-cache.js";
 import { generationRequest, type PairImages, type RefinementFeedback, refinementRequest } from "./prompts.js";
