@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ImageEncoding, Task } from "../config/schema.js";
+import type { PreferencePair } from "../data/pairs.js";
 import { AbortError, ArrError, BudgetExceededError, RubricError } from "../errors.js";
 import { seededRng } from "../random.js";
 import { BufferPool } from "../vlm/buffer-pool.js";
@@ -26,7 +27,6 @@ import {
 import { mapLimited } from "../vlm/map-limited.js";
 import { type TokenUsage, UsageMeter } from "../vlm/usage.js";
 import { type CachedOrder, cacheKey, VerdictCache } from "./cache.js";
-import type { PreferencePair } from "./pairs.js";
 import { parseVerdict } from "./parse.js";
 import { buildJudgeMessages, buildReaskMessage, RANK_SCHEMA, TEMPLATE_VERSION } from "./prompt.js";
 import { DEFAULT_REWARD_SCALE, verdictRewards } from "./reward.js";
