@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ImageEncoding, Task } from "../config/schema.js";
+import type { PreferencePair } from "../data/pairs.js";
 import { AbortError, ArrError, BudgetExceededError, RubricError } from "../errors.js";
 import { cacheKey } from "../util/content-key.js";
 import { mapLimited } from "../util/map-limited.js";
@@ -27,7 +28,6 @@ import {
 } from "../vlm/images.js";
 import { type TokenUsage, UsageMeter } from "../vlm/usage.js";
 import { type CachedOrder, VerdictCache } from "./cache.js";
-import type { PreferencePair } from "./pairs.js";
 import { parseVerdict } from "./parse.js";
 import { buildJudgeMessages, buildReaskMessage, RANK_SCHEMA, TEMPLATE_VERSION } from "./prompt.js";
 import { DEFAULT_REWARD_SCALE, verdictRewards } from "./reward.js";

@@ -1,7 +1,7 @@
 import type { ImageEncoding, InductionConfig, JudgeConfig, Price } from "../config/schema.js";
+import type { PreferencePair } from "../data/pairs.js";
 import { AbortError, ArrError, DatasetError, RubricError, VlmError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
-import type { PreferencePair } from "../judge/pairs.js";
 import { TEMPLATE_VERSION as JUDGE_TEMPLATE_VERSION } from "../judge/prompt.js";
 import { mapLimited } from "../util/map-limited.js";
 import type { VlmClient, VlmRequest } from "../vlm/client.js";
