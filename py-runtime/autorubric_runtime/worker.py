@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import random
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -109,10 +108,12 @@ def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- evaluation grid
 
 
-def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
+def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
     """Base (LoRA scaled to zero) vs current on the eval prompts with fixed seeds; one PNG per eval.
 
-    Prompts are sharded over ranks (padded so every rank runs the same forwards); rank 0 assembles.
+    Prompts are sharded over ranks (padded so every rank runs the same forwards); rank 0 assembles
+    the grid and returns the ``eval`` event's data (grid, prompts, per-prompt base/current tiles,
+    kept in ``eval-<update>/`` for the controller's win rate and the report); other ranks return None.
     Uses its own generators, so it never perturbs the training RNG streams (exact resume).
     """
     from PIL import Image, ImageDraw
@@ -121,7 +122,7 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
 
     cfg, info, ad = state.cfg, state.info, state.adapter
     prompts = list(cfg.eval_prompts)
-    parts = out_dir / f".parts-{state.update}"
+    parts = out_dir / f"eval-{state.update:06d}"
     if info.is_main:
         parts.mkdir(parents=True, exist_ok=True)
     D.barrier(info)
@@ -160,11 +161,16 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
         grid.paste(cur, (label_w + wd, y))
     path = out_dir / f"eval-{state.update:06d}.png"
     grid.save(path)
-    (out_dir / f"eval-{state.update:06d}.json").write_text(
-        json.dumps({"update": state.update, "prompts": prompts, "columns": ["base", "current"]}, indent=2)
-    )
-    shutil.rmtree(parts, ignore_errors=True)
-    return path
+    event = {
+        "update": state.update,
+        "grid": str(path.resolve()),
+        "prompts": prompts,
+        "base": [str((parts / f"{i}-base.png").resolve()) for i in range(len(prompts))],
+        "current": [str((parts / f"{i}-lora.png").resolve()) for i in range(len(prompts))],
+        "source_images": [sources[i % len(sources)] for i in range(len(prompts))] if sources else None,
+    }
+    (out_dir / f"eval-{state.update:06d}.json").write_text(json.dumps(event, indent=2))
+    return event
 
 
 # ----------------------------------------------------------------------------- the run
@@ -243,7 +249,9 @@ def run(cfg: RunCfg, reward: RewardFn | None = None, client: ServiceClient | Non
             if info.is_main:
                 log.info("update %d/%d %s", state.update, cfg.max_steps, _brief(result.metrics))
             if cfg.eval_every and cfg.eval_prompts and state.update % cfg.eval_every == 0:
-                write_eval_grid(state, run_dir / "grids")
+                evaluated = write_eval_grid(state, run_dir / "grids")
+                if evaluated is not None and client is not None:
+                    client.post_event("eval", evaluated)
             if state.update % cfg.checkpoint_every == 0:
                 saved = _checkpoint(state, ckroot, client)
             stop_reason = _poll_stop(client, info)

@@ -20,8 +20,9 @@ import { pythonEnv, resolvePython } from "../runtime/python.js";
 import { launchWorkers } from "../runtime/torchrun.js";
 import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
+import { createEvalPoints, evalScalars, winrateJudgeOf } from "./evals.js";
 import type { TrainProgress } from "./progress.js";
-import { writeTrainReport } from "./report.js";
+import { writeTrainReport } from "./report/index.js";
 import {
   type JudgementRecord,
   type PairJudge,
@@ -37,6 +38,7 @@ import {
   writePrompts,
   writeRunConfig,
 } from "./run-dir.js";
+import { startTrackers, trackerScalars } from "./tracking.js";
 
 export interface TrainOptions {
   /** The resolved config (from `loadConfig`). */
@@ -52,6 +54,11 @@ export interface TrainOptions {
   killSignal?: AbortSignal;
   /** Judge override (tests inject a deterministic judge). Default: the config's VLM under its rubric. */
   judge?: PairJudge;
+  /**
+   * Judge of the win rate over the base at each eval point (default: the reward judge). The demo's
+   * control run trains on reversed verdicts but is measured by the real judge.
+   */
+  evalJudge?: PairJudge;
   /**
    * An already opened VLM to judge with (e.g. the demo's referee, started once); the caller closes
    * it. Default: `openVlm(config)`, closed when the run ends.
@@ -108,6 +115,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const startedAt = performance.now();
   let startUpdate: number | null = null;
   const log = (line: string) => options.onLog?.(line);
+  const trackers = startTrackers({ config, paths, python: python.path, env, onLog: log });
+  const evals = createEvalPoints({
+    judge: winrateJudgeOf(options.evalJudge ?? judge),
+    file: paths.evals,
+    onRecord: (record) => {
+      trackers?.scalars(record.update, evalScalars(record));
+      log(
+        `eval at update ${record.update}: win rate over the base ${(100 * record.rate).toFixed(1)}% [${(100 * record.interval.low).toFixed(1)}, ${(100 * record.interval.high).toFixed(1)}] on ${record.prompts} prompts`,
+      );
+    },
+    onLog: log,
+  });
 
   const service = await startRewardService({
     judge,
@@ -131,6 +150,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       };
       lastMetrics = line;
       appendFileSync(paths.metrics, `${JSON.stringify(line)}\n`);
+      trackers?.scalars(step, trackerScalars(line));
       options.onProgress?.({
         update: step,
         totalUpdates: trainConfig.max_steps,
@@ -146,6 +166,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     },
     onEvent: (event) => {
       if (event.kind === "checkpoint") log(`checkpoint saved: ${String(event.data.path ?? "")}`);
+      if (event.kind === "started" && Number(event.data.update) > 0) {
+        // The updates after the checkpoint are redone: trackers and evals drop what they had past it.
+        trackers?.rewind(Number(event.data.update) + 1);
+        evals.rewind(Number(event.data.update));
+      }
+      if (event.kind === "eval") {
+        trackers?.image(Number(event.data.update), "eval/grid", String(event.data.grid));
+        evals.add(event.data);
+      }
     },
     onStop: (reason) => log(`stopping: ${reason} (workers checkpoint first)`),
   });
@@ -189,6 +218,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } finally {
     options.signal?.removeEventListener("abort", onStop);
     options.killSignal?.removeEventListener("abort", onKill);
+    await evals.settled();
+    await trackers?.close();
     await service.close();
     await ownVlm?.close();
   }
