@@ -26,6 +26,7 @@ Logs go to stderr; stdout stays unused.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -55,7 +56,7 @@ class TrackingCfg:
     trackers: tuple[Literal["tensorboard", "wandb"], ...]
     tensorboard_dir: str
     wandb: WandbCfg
-    config: dict[str, Any]  # the resolved run config (secrets redacted), shown by W&B
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)  # the resolved run config (secrets redacted)
 
 
 class Tracker(Protocol):
@@ -160,6 +161,9 @@ def dispatch(trackers: list[Tracker], line: str) -> None:
     """Apply one message line to every tracker (a malformed line is a bug on the TypeScript side)."""
     message = json.loads(line)
     kind, step = message["kind"], int(message["step"])
+    if kind == "image" and not Path(message["path"]).is_file():
+        log.warning("image %s of update %d is gone; not logged", message["path"], step)
+        return
     for tracker in trackers:
         if kind == "scalars":
             tracker.scalars(step, {str(k): float(v) for k, v in message["values"].items()})
@@ -174,7 +178,12 @@ def dispatch(trackers: list[Tracker], line: str) -> None:
 def load_tracking_config(path: str | Path) -> TrackingCfg:
     path = Path(path)
     try:
-        return _build(TrackingCfg, json.loads(path.read_text(encoding="utf8")), "")
+        data = json.loads(path.read_text(encoding="utf8"))
+        # TODO(#14): parse_payload once run_config's parser takes free-form dict fields.
+        config = data.pop("config", None) if isinstance(data, dict) else None
+        if not isinstance(config, dict):
+            raise RunConfigError("config: expected the resolved run config as an object")
+        return dataclasses.replace(_build(TrackingCfg, data, ""), config=config)
     except (OSError, json.JSONDecodeError, RunConfigError) as error:
         raise RunConfigError(f"{path}: {error}") from None
 

@@ -21,6 +21,7 @@ import logging
 import math
 import random
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -150,15 +151,19 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
     tiles = [(Image.open(parts / f"{i}-base.png"), Image.open(parts / f"{i}-lora.png")) for i in range(len(prompts))]
     h, wd = tiles[0][0].height, tiles[0][0].width
     label_w = 160
-    grid = Image.new("RGB", (label_w + 2 * wd, 14 + len(prompts) * h), "white")
+    # The whole prompt, wrapped to the label column (the default font is about 6 px per character).
+    wrapped = ["\n".join(textwrap.wrap(p, 26)) for p in prompts]
+    heights = [max(h, 12 * (text.count("\n") + 1) + 4) for text in wrapped]
+    grid = Image.new("RGB", (label_w + 2 * wd, 14 + sum(heights)), "white")
     draw = ImageDraw.Draw(grid)
     draw.text((label_w + 2, 1), "base", fill="black")
     draw.text((label_w + wd + 2, 1), f"update {state.update}", fill="black")
-    for i, (base, cur) in enumerate(tiles):
-        y = 14 + i * h
-        draw.text((2, y + 2), prompts[i][:26], fill="black")
+    y = 14
+    for (base, cur), text, row_h in zip(tiles, wrapped, heights, strict=True):
+        draw.multiline_text((2, y + 2), text, fill="black", spacing=2)
         grid.paste(base, (label_w, y))
         grid.paste(cur, (label_w + wd, y))
+        y += row_h
     path = out_dir / f"eval-{state.update:06d}.png"
     grid.save(path)
     event = {

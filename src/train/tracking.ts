@@ -57,8 +57,11 @@ export function startTrackers(options: StartTrackersOptions): RunTrackers | null
   if (config.run.trackers.length === 0) return null;
   const log = (line: string) => options.onLog?.(`[trackers] ${line}`);
   writeFileSync(paths.tracking, `${JSON.stringify(trackingPayload(config, paths), null, 2)}\n`);
+  // The trackers need their own credentials (WANDB_API_KEY), never the VLM's key.
+  const env = { ...options.env };
+  if (config.vlm?.api_key_env) delete env[config.vlm.api_key_env];
   const child = execa(options.python, ["-m", "autorubric_runtime.tracking", "--config", paths.tracking], {
-    env: options.env,
+    env,
     extendEnv: false,
     cwd: paths.dir,
     stdin: "pipe",
@@ -146,7 +149,8 @@ const OPTIM_KEYS = new Set(["lr", "grad_norm"]);
 export function trackerScalars(row: Record<string, unknown>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, value] of Object.entries(row)) {
-    if (key === "step" || typeof value !== "number" || !Number.isFinite(value)) continue;
+    // step and update are the x axis, not a series.
+    if (key === "step" || key === "update" || typeof value !== "number" || !Number.isFinite(value)) continue;
     out[tagOf(key)] = value;
   }
   return out;

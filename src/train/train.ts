@@ -38,7 +38,7 @@ import {
   writePrompts,
   writeRunConfig,
 } from "./run-dir.js";
-import { startTrackers, trackerScalars } from "./tracking.js";
+import { type RunTrackers, startTrackers, trackerScalars } from "./tracking.js";
 
 export interface TrainOptions {
   /** The resolved config (from `loadConfig`). */
@@ -115,12 +115,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const startedAt = performance.now();
   let startUpdate: number | null = null;
   const log = (line: string) => options.onLog?.(line);
-  const trackers = startTrackers({ config, paths, python: python.path, env, onLog: log });
+  // Started with the workers' first `started` event: a run whose workers fail while loading has no
+  // tracker process to start and stop. Held in an object so `finally` sees the assignment.
+  const tracking: { trackers: RunTrackers | null } = { trackers: null };
   const evals = createEvalPoints({
     judge: winrateJudgeOf(options.evalJudge ?? judge),
     file: paths.evals,
     onRecord: (record) => {
-      trackers?.scalars(record.update, evalScalars(record));
+      tracking.trackers?.scalars(record.update, evalScalars(record));
       log(
         `eval at update ${record.update}: win rate over the base ${(100 * record.rate).toFixed(1)}% [${(100 * record.interval.low).toFixed(1)}, ${(100 * record.interval.high).toFixed(1)}] on ${record.prompts} prompts`,
       );
@@ -150,7 +152,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       };
       lastMetrics = line;
       appendFileSync(paths.metrics, `${JSON.stringify(line)}\n`);
-      trackers?.scalars(step, trackerScalars(line));
+      tracking.trackers?.scalars(step, trackerScalars(line));
       options.onProgress?.({
         update: step,
         totalUpdates: trainConfig.max_steps,
@@ -166,13 +168,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     },
     onEvent: (event) => {
       if (event.kind === "checkpoint") log(`checkpoint saved: ${String(event.data.path ?? "")}`);
-      if (event.kind === "started" && Number(event.data.update) > 0) {
-        // The updates after the checkpoint are redone: trackers and evals drop what they had past it.
-        trackers?.rewind(Number(event.data.update) + 1);
-        evals.rewind(Number(event.data.update));
+      if (event.kind === "started") {
+        tracking.trackers ??= startTrackers({ config, paths, python: python.path, env, onLog: log });
+        if (Number(event.data.update) > 0) {
+          // The updates after the checkpoint are redone: trackers and evals drop what they had past it.
+          tracking.trackers?.rewind(Number(event.data.update) + 1);
+          evals.rewind(Number(event.data.update));
+        }
       }
       if (event.kind === "eval") {
-        trackers?.image(Number(event.data.update), "eval/grid", String(event.data.grid));
+        tracking.trackers?.image(Number(event.data.update), "eval/grid", String(event.data.grid));
         evals.add(event.data);
       }
     },
@@ -219,7 +224,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     options.signal?.removeEventListener("abort", onStop);
     options.killSignal?.removeEventListener("abort", onKill);
     await evals.settled();
-    await trackers?.close();
+    await tracking.trackers?.close();
     await service.close();
     await ownVlm?.close();
   }

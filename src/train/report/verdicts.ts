@@ -22,8 +22,8 @@ export interface VerdictCard {
   meta: string;
 }
 
-/** Most cards of each source on the page (the newest are kept). */
-const MAX_CARDS = 120;
+/** Most cards of each source on the page (the newest are kept): each embeds two images. */
+const MAX_CARDS = 60;
 
 /** `img` maps an image path to its id in the page's image table (null: the file is gone). */
 export function verdictCards(run: RunData, img: (path: string) => string | null): VerdictCard[] {
