@@ -249,7 +249,6 @@ def train_step(state: TrainState) -> StepResult:
 
     cfg, ad, info, w = state.cfg, state.adapter, state.info, state.window
     C, S, T = cfg.sampler.candidates, cfg.sampler.steps, cfg.trained_steps
-    sampler_cfg = cfg.section("sampler")
     rows = state.data.next_batch(cfg.prompts_per_gpu, info)
     closes_window = state.micro == cfg.grad_accum - 1
 
@@ -261,7 +260,7 @@ def train_step(state: TrainState) -> StepResult:
         with _timer(w, "time_sampling"), torch.no_grad(), state.autocast():
             cond = ad.encode([row.prompt], [row.source_image] if row.source_image else None).repeat_each(C)
             x_init = init_noise(ad, 1, C, state.sample_gen, same_noise=cfg.sampler.same_init_noise)  # (C, L, Ch)
-            ro = rollout(ad, cond, sampler_cfg, state.sample_gen, init_noise=x_init)
+            ro = rollout(ad, cond, cfg.sampler, state.sample_gen, init_noise=x_init)
         with _timer(w, "time_decode"), torch.no_grad():
             pixels = ad.decode(ro.judged(cfg.sampler.judged_image)).float().clamp(0, 1).cpu()  # (C, 3, H, W)
             names = [f"r{info.rank}-o{state.outer}-p{i}-c{c}.png" for c in range(C)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import sys
 from collections import OrderedDict
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from payloads import make_lora, make_model, make_sampler
 from PIL import Image
 
 from autorubric_runtime.models import load_adapter
@@ -24,8 +26,8 @@ from autorubric_runtime.models.tiny_qwen_edit import (
 )
 
 H = W = 64
-MODEL = {"family": "qwen-edit", "path": "tiny", "dtype": "float32"}
-SAMPLER = {"height": H, "width": W, "steps": 4, "eta": 0.3, "shift": 3.0}
+MODEL = make_model("tiny", family="qwen-edit")
+SAMPLER = make_sampler(height=H, width=W, steps=4, eta=0.3, shift=3.0)
 
 
 @pytest.fixture(scope="module")
@@ -263,7 +265,7 @@ def test_lora_targets_and_diffusers_format_round_trip(adapter: QwenEditAdapter, 
     sigma = torch.tensor([0.75])
     trained = copy.copy(adapter)
     trained.transformer = base
-    lora.attach_lora(base, {"rank": 4, "alpha": 8, "targets": "extended"})
+    lora.attach_lora(base, make_lora(rank=4, alpha=8, targets="extended"))
     wrapped = [n for n, mod in base.named_modules() if hasattr(mod, "lora_A")]
     assert len(wrapped) == 12 * TinyQwenEditSpec().layers
     with torch.no_grad():
@@ -277,7 +279,7 @@ def test_lora_targets_and_diffusers_format_round_trip(adapter: QwenEditAdapter, 
         with lora.reference_mode(base):
             torch.testing.assert_close(trained.predict_velocity(x, sigma, cond), v0, rtol=0, atol=1e-6)
 
-    lora.save_lora(trained, tmp_path / "lora", {"rank": 4, "alpha": 8, "targets": "extended"})
+    lora.save_lora(trained, tmp_path / "lora", make_lora(rank=4, alpha=8, targets="extended"))
     # The stock diffusers pipeline reloads it at the same strength (alpha from the adapter metadata).
     reloaded = copy.copy(adapter)
     reloaded.transformer = copy.deepcopy(adapter.transformer)
@@ -299,7 +301,7 @@ def test_rollout_end_to_end_produces_edited_images(adapter: QwenEditAdapter, sou
     g = torch.Generator().manual_seed(4)
     noise = init_noise(adapter, n_prompts=2, candidates=2, generator=g, same_noise=True)
     r = rollout(adapter, cond, SAMPLER, g, init_noise=noise)
-    steps = SAMPLER["steps"]
+    steps = SAMPLER.steps
     assert r.latents.shape == (4, steps + 1, *adapter.latent_shape)
     assert r.log_probs is not None and r.log_probs.shape == (4, steps) and torch.isfinite(r.log_probs).all()
     images = adapter.decode(r.judged("x0_last"))
@@ -312,7 +314,7 @@ def test_rollout_end_to_end_produces_edited_images(adapter: QwenEditAdapter, sou
             lp = transition_log_prob(adapter, r, step, torch.tensor([3]))
             assert torch.equal(lp, r.log_probs[3:4, step])
     # eta = 0: candidates that share their initial noise give the same image.
-    det = rollout(adapter, cond.index([0, 1]), {**SAMPLER, "eta": 0.0}, g, init_noise=noise[:2])
+    det = rollout(adapter, cond.index([0, 1]), dataclasses.replace(SAMPLER, eta=0.0), g, init_noise=noise[:2])
     torch.testing.assert_close(det.x0_last[0], det.x0_last[1], rtol=0, atol=0)
 
 

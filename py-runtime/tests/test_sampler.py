@@ -1,6 +1,9 @@
+import dataclasses
+
 import pytest
 import torch
 from conftest import perturb_lora
+from payloads import make_lora
 
 from autorubric_runtime.lora import attach_lora, lora_parameters, reference_mode
 from autorubric_runtime.rpo import rpo_loss
@@ -22,8 +25,8 @@ def test_rollout_shapes_and_shared_initial_noise(flux_adapter, sampler_cfg):
     assert not torch.equal(own[0], own[1])
 
 
-def test_eta_zero_reproduces_the_deterministic_euler_sampler(flux_adapter):
-    cfg = {"steps": 4, "eta": 0.0, "shift": 3.0}
+def test_eta_zero_reproduces_the_deterministic_euler_sampler(flux_adapter, sampler_cfg):
+    cfg = dataclasses.replace(sampler_cfg, eta=0.0)
     cond = flux_adapter.encode(["a red cat"])
     x = init_noise(flux_adapter, 1, 1, torch.Generator().manual_seed(0))
     ro = rollout(flux_adapter, cond, cfg, torch.Generator().manual_seed(5), init_noise=x)
@@ -40,12 +43,12 @@ def test_eta_zero_reproduces_the_deterministic_euler_sampler(flux_adapter):
 
 
 def test_recomputed_log_prob_equals_rollout_and_ratio_is_exactly_one(flux_adapter, sampler_cfg):
-    attach_lora(flux_adapter.transformer, {"rank": 4, "alpha": 8})
+    attach_lora(flux_adapter.transformer, make_lora(rank=4, alpha=8))
     perturb_lora(flux_adapter.transformer)
     cond = flux_adapter.encode(["a red cat", "a blue dog"]).repeat_each(2)
     ro = rollout(flux_adapter, cond, sampler_cfg, torch.Generator().manual_seed(2))
     flux_adapter.transformer.train()
-    for step in range(sampler_cfg["steps"]):
+    for step in range(sampler_cfg.steps):
         for i in range(4):
             logp = transition_log_prob(flux_adapter, ro, step, torch.tensor([i]))
             assert logp.requires_grad
@@ -59,13 +62,13 @@ def test_recomputed_log_prob_equals_rollout_and_ratio_is_exactly_one(flux_adapte
 
 
 def test_positive_advantage_raises_its_trajectory_log_prob(flux_adapter, sampler_cfg):
-    attach_lora(flux_adapter.transformer, {"rank": 4, "alpha": 8, "targets": "extended"})
+    attach_lora(flux_adapter.transformer, make_lora(rank=4, alpha=8, targets="extended"))
     perturb_lora(flux_adapter.transformer, scale=0.01)
     cond = flux_adapter.encode(["a red cat"]).repeat_each(2)
     ro = rollout(flux_adapter, cond, sampler_cfg, torch.Generator().manual_seed(3))
     adv = torch.tensor([1.0, -0.1])
     opt = torch.optim.AdamW(lora_parameters(flux_adapter.transformer), lr=1e-3, weight_decay=0.0)
-    steps = range(sampler_cfg["steps"] - 1)  # the last transition is never trained
+    steps = range(sampler_cfg.steps - 1)  # the last transition is never trained
     for step in steps:
         for i in range(2):
             logp = transition_log_prob(flux_adapter, ro, step, torch.tensor([i]))
