@@ -298,6 +298,11 @@ export function describeIssue(
       );
       return [{ path, text: `expected ${[...new Set(alternatives)].join(" or ")}, got ${got()}` }];
     }
+    case "custom": {
+      // Cross-field rules (schema/rules.ts) carry their fix in params.hint.
+      const hint = typeof issue.params?.hint === "string" ? issue.params.hint : undefined;
+      return [{ path, text: `${issue.message}, got ${got()}`, ...(hint ? { hint } : {}) }];
+    }
     default:
       return [{ path, text: `${issue.message}, got ${got()}` }];
   }

@@ -114,7 +114,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     judge,
     bind: trainConfig.service.bind,
     port: trainConfig.service.port,
-    concurrency: trainConfig.service.judge_concurrency,
+    concurrency: config.judge.concurrency,
     outageThreshold: trainConfig.service.outage_threshold,
     onJudgement: (record: JudgementRecord) => appendFileSync(paths.judgements, `${JSON.stringify(record)}\n`),
     onMetrics: ({ step, metrics }) => {
