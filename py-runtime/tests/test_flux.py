@@ -4,7 +4,7 @@ import json
 import torch
 from payloads import make_model, make_sampler
 
-from autorubric_runtime.models.tiny import LATENT_TO_RGB
+from autorubric_runtime.models.tiny_flux import LATENT_TO_RGB
 from autorubric_runtime.sampler import init_noise, rollout
 
 

@@ -9,7 +9,7 @@
  */
 import { JUDGE_DEFAULTS } from "../config/schema.js";
 import { AbortError, ArrError, DatasetError, ImageError, VlmError } from "../errors.js";
-import { mapLimited } from "../vlm/map-limited.js";
+import { mapLimited } from "../util/map-limited.js";
 import { callCost } from "../vlm/usage.js";
 import { type BootstrapOptions, bootstrapInterval, type Interval, meanAt } from "./stats.js";
 import type {

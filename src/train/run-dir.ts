@@ -23,9 +23,9 @@ import YAML from "yaml";
 import { isPlain } from "../config/layer.js";
 import { moveKeys } from "../config/moved-keys.js";
 import { type Config, ConfigSchema } from "../config/schema.js";
+import type { PromptRow } from "../data/training-prompts.js";
 import { CheckpointError } from "../errors.js";
 import { VERSION } from "../version.js";
-import type { PromptRow } from "./datasets.js";
 
 export interface RunPaths {
   dir: string;
