@@ -1,6 +1,6 @@
 """The typed configs TypeScript sends to Python, as frozen dataclasses.
 
-Two payloads, both built in TypeScript from the resolved zod config (``src/config/schema/worker.ts``)
+Two payloads, both built in TypeScript from the resolved zod config (``src/runtime/payload.ts``)
 and parsed here with one strict parser:
 
 - :class:`RunCfg`: ``run.json``, what ``python -m autorubric_runtime.worker --config run.json`` reads.
