@@ -82,13 +82,16 @@ function remedies(input: MemoryInput, capacity: number, ctx: FitContext): Remedy
     });
   }
   if (input.strategy === "ddp" && input.world > 1) {
-    const wb = weightBytes(ctx.dtype, "fsdp", input.world);
+    // FSDP1 needs one dtype per block and the LoRA is fp32: the runtime refuses an explicit bfloat16
+    // base under FSDP, so the remedy goes through dtype auto, which loads the pipeline in fp32
+    const dtype = ctx.dtype === "bfloat16" ? "auto" : ctx.dtype;
+    const wb = weightBytes(dtype, "fsdp", input.world);
     tryChange(
       "FSDP (shards the transformer and the LoRA state)",
-      "--set train.distributed.strategy=fsdp",
+      `--set train.distributed.strategy=fsdp${dtype !== ctx.dtype ? " --set train.model.dtype=auto" : ""}`,
       { ...input, strategy: "fsdp", weightBytes: wb },
       wb === 4
-        ? "with model.dtype auto the runtime loads the pipeline in fp32 under FSDP: the text encoders double"
+        ? "the runtime loads the pipeline in fp32 under FSDP, so the unsharded text encoders double"
         : undefined,
     );
   }
