@@ -27,6 +27,12 @@ function money(x: number | null): string {
   return x < 0.01 && x > 0 ? `$${x.toPrecision(2)}` : `$${x.toFixed(2)}`;
 }
 
+function targetList(targets: string[]): string {
+  return targets.length <= 4
+    ? targets.join(", ")
+    : `${targets.slice(0, 4).join(", ")} +${targets.length - 4} more`;
+}
+
 function table(rows: string[][], indent = "  "): string[] {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   return rows.map((r) =>
