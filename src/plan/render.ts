@@ -54,7 +54,7 @@ export function renderPlan(p: Plan): string {
     ...table([
       ...p.parameters.components.map((c) => [c.label, c.className, formatCount(c.params)]),
       [
-        `LoRA r${lora.rank} (${lora.layers} layers: ${lora.targets.join(", ")})`,
+        `LoRA r${lora.rank} (${lora.layers} layers: ${targetList(lora.targets)})`,
         "peft",
         formatCount(lora.params),
       ],
