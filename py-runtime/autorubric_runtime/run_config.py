@@ -97,6 +97,7 @@ class DistributedCfg:
     nnodes: int = 1
     node_rank: int = 0
     rdzv_endpoint: str | None = None
+    max_restarts: int = 0
     strategy: Literal["ddp", "fsdp"] = "ddp"
     backend: Literal["auto", "nccl", "gloo"] = "auto"
 
@@ -123,6 +124,7 @@ class RunCfg:
     grad_accum: int = 1
     max_steps: int = 300
     checkpoint_every: int = 50
+    keep_checkpoints: int = 3
     eval_every: int = 50
     eval_prompts: tuple[str, ...] = ()
     gradient_checkpointing: bool = True
