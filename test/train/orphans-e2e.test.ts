@@ -118,7 +118,7 @@ async function goneIn(dir: string): Promise<number> {
   return Date.now() - start;
 }
 
-describe("no orphans, honest exit codes (HEAVY: 3 launches)", () => {
+describe("no orphans, honest exit codes (HEAVY: 3 launches)", { timeout: 600_000 }, () => {
   it("SIGKILL of the controller takes torchrun and the workers down; workers never saw the credential", async () => {
     const run = launch("controller-kill", 1);
     const { workers } = await running(run, 1);
@@ -138,7 +138,9 @@ describe("no orphans, honest exit codes (HEAVY: 3 launches)", () => {
     expect(await goneIn(run.dir)).toBeLessThan(GONE_WITHIN_MS);
     const { code, err } = await run.exited;
     expect(code).toBe(1);
-    expect(err).toMatch(/a training worker failed \(exit SIGKILL\); the last good checkpoint is .*checkpoint-\d+/);
+    expect(err).toMatch(
+      /a training worker failed \(exit SIGKILL\); the last good checkpoint is .*checkpoint-\d+/,
+    );
     expect(err).toMatch(/arr train --resume /);
   });
 

@@ -50,7 +50,9 @@ async function run(flags: TrainFlags): Promise<void> {
       );
     }
     if (result.stopReason) {
-      process.stderr.write(`arr: the run stopped early; continue it with \`arr train --resume ${result.runDir}\`\n`);
+      process.stderr.write(
+        `arr: the run stopped early; continue it with \`arr train --resume ${result.runDir}\`\n`,
+      );
       process.exitCode = EXIT_STOPPED;
     }
   } finally {
