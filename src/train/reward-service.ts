@@ -24,6 +24,7 @@ import { setMaxListeners } from "node:events";
 import { realpathSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { isAbsolute, relative, sep } from "node:path";
 import pLimit from "p-limit";
 import { z } from "zod";
@@ -350,7 +351,7 @@ export async function startRewardService(options: RewardServiceOptions): Promise
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
   return {
-    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address.port}`,
+    url: `http://${advertisedHost(host)}:${address.port}`,
     token,
     stats,
     get stopReason() {
@@ -364,6 +365,23 @@ export async function startRewardService(options: RewardServiceOptions): Promise
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The host workers should call: the bound address, or for a wildcard bind (0.0.0.0, ::) the first
+ * external IPv4 address of this machine, which workers on other nodes can reach too (loopback when
+ * the machine has no external interface).
+ */
+export function advertisedHost(
+  bound: string,
+  interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces(),
+): string {
+  if (bound !== "0.0.0.0" && bound !== "[::]") return bound;
+  for (const list of Object.values(interfaces)) {
+    const external = list?.find((i) => i.family === "IPv4" && !i.internal);
+    if (external) return external.address;
+  }
+  return "127.0.0.1";
 }
 
 function send(res: ServerResponse, status: number, body?: unknown, options: { close?: boolean } = {}): void {

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
+  advertisedHost,
   MAX_BODY_BYTES,
   type PairJudge,
   type RewardService,
@@ -326,5 +327,17 @@ describe("reward service", () => {
     m.release();
     for (const id of [old, fresh]) await call("GET", `/v1/judge/${id}?wait_ms=5000`);
     expect(records.map((r) => r.index)).toEqual([1]);
+  });
+
+  it("advertises an address other nodes can reach when bound to every interface", () => {
+    const lo = { address: "127.0.0.1", family: "IPv4", internal: true } as const;
+    const eth = { address: "10.1.2.3", family: "IPv4", internal: false } as const;
+    const common = { netmask: "", mac: "", cidr: null };
+    expect(advertisedHost("0.0.0.0", { lo: [{ ...common, ...lo }], eth0: [{ ...common, ...eth }] })).toBe(
+      "10.1.2.3",
+    );
+    expect(advertisedHost("[::]", { eth0: [{ ...common, ...eth }] })).toBe("10.1.2.3");
+    expect(advertisedHost("0.0.0.0", { lo: [{ ...common, ...lo }] })).toBe("127.0.0.1");
+    expect(advertisedHost("192.168.0.7", {})).toBe("192.168.0.7");
   });
 });
