@@ -25,9 +25,9 @@ import { execa } from "execa";
 import YAML from "yaml";
 import { REDACTED, redactSecrets } from "../config/dump.js";
 import { type Config, ConfigSchema } from "../config/schema.js";
+import type { PromptRow } from "../data/training-prompts.js";
 import { CheckpointError } from "../errors.js";
 import { VERSION } from "../version.js";
-import type { PromptRow } from "./datasets.js";
 
 export interface RunPaths {
   dir: string;

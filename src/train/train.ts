@@ -14,6 +14,7 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config, TrainConfig } from "../config/schema.js";
+import { loadPromptDataset } from "../data/training-prompts.js";
 import { ConfigError, TrainingError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
 import { type LoadedRubric, loadRubric } from "../rubrics/rubric.js";
@@ -21,7 +22,6 @@ import { pythonEnv, resolvePython } from "../runtime/python.js";
 import { launchWorkers, workerEnv } from "../runtime/torchrun.js";
 import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
-import { loadPromptDataset } from "./datasets.js";
 import type { TrainProgress } from "./progress.js";
 import { writeTrainReport } from "./report.js";
 import {
