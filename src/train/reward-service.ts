@@ -21,13 +21,12 @@
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { realpathSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
-import { isAbsolute, relative, sep } from "node:path";
 import pLimit from "p-limit";
 import { z } from "zod";
+import { refuseImages } from "./judged-images.js";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -282,7 +281,7 @@ export async function startRewardService(options: RewardServiceOptions): Promise
       const body = parseBody(SubmitSchema, await readJson(req), res);
       if (!body) return;
       const id = randomBytes(8).toString("hex");
-      const refused = refuseImages(body, options.imageRoots, options.sourceImages);
+      const refused = refuseImages(body.images, body.source_image, options.imageRoots, options.sourceImages);
       if (refused) {
         send(res, 400, { error: refused });
         return;
@@ -396,39 +395,6 @@ function send(res: ServerResponse, status: number, body?: unknown, options: { cl
 }
 
 class BodyTooLarge extends Error {}
-
-/** Why a submission's images may not be judged, or null when they may. */
-function refuseImages(
-  body: z.infer<typeof SubmitSchema>,
-  roots: readonly string[] | undefined,
-  sources: ReadonlySet<string> | undefined,
-): string | null {
-  if (!roots) return null;
-  const real = (path: string): string | null => {
-    try {
-      return realpathSync(path);
-    } catch {
-      return null;
-    }
-  };
-  const realRoots = roots.map((root) => real(root) ?? root);
-  const inside = (path: string) =>
-    realRoots.some((root) => {
-      const rel = relative(root, path);
-      return rel !== "" && !rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel);
-    });
-  for (const image of body.images) {
-    const path = isAbsolute(image) ? real(image) : null;
-    if (path === null) return `images: ${image} is not an existing file given by an absolute path`;
-    if (!inside(path))
-      return `images: ${image} is outside the run directory; only sampled candidates are judged`;
-  }
-  const source = body.source_image;
-  if (source !== null && !sources?.has(source)) {
-    return `source_image: ${source} is not one of the run's source images`;
-  }
-  return null;
-}
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];

@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { writeFileAtomic } from "../atomic-write.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 import type { RunPaths } from "./run-dir.js";
 
 /** Keeps the lines of a JSONL file whose parsed row passes `keep`; returns how many were dropped. */
