@@ -92,7 +92,11 @@ print(json.dumps({
     "scalars": {t: [e.step for e in acc.Scalars(t)] for t in tags["scalars"]},
     "images": {t: [e.step for e in acc.Images(t)] for t in tags["images"]},
 }))`;
-  const out = execFileSync(resolvePython().path, ["-c", script, dir], { env: pythonEnv(), encoding: "utf8" });
+  const out = execFileSync(resolvePython().path, ["-c", script, dir], {
+    env: pythonEnv(),
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   return JSON.parse(out);
 }
 
