@@ -69,7 +69,7 @@ export {
   type SampleResult,
   sample,
 } from "./runtime/sample.js";
-export { type TrainOptions, type TrainResult, train } from "./train/train.js";
+export { type TrainOptions, type TrainProgress, type TrainResult, train } from "./train/train.js";
 export {
   type ModelRef,
   parseModelRef,

@@ -28,11 +28,10 @@ import { type LoadedRubric, loadRubric, saveRubric } from "../rubrics/rubric.js"
 import { type Bridge, createBridge } from "../runtime/bridge.js";
 import { packageRoot } from "../runtime/python.js";
 import { parseTextPrompts } from "../train/datasets.js";
-import type { TrainProgress } from "../train/progress.js";
 import { writeTrainReport } from "../train/report.js";
 import type { PairJudge } from "../train/reward-service.js";
 import { latestLora, runStamp } from "../train/run-dir.js";
-import { type TrainResult, train } from "../train/train.js";
+import { type TrainProgress, type TrainResult, train } from "../train/train.js";
 import { type WinrateResult, winrate } from "../train/winrate.js";
 import { openVlm } from "../vlm/client.js";
 import { hashBytes } from "../vlm/images.js";

@@ -20,7 +20,6 @@ import { launchWorkers } from "../runtime/torchrun.js";
 import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
 import { loadPromptDataset } from "./datasets.js";
-import type { TrainProgress } from "./progress.js";
 import { writeTrainReport } from "./report.js";
 import {
   type JudgementRecord,
@@ -37,6 +36,27 @@ import {
   writePrompts,
   writeRunConfig,
 } from "./run-dir.js";
+
+/** What the controller reports after each optimizer update (the CLI's progress line shows it). */
+export interface TrainProgress {
+  update: number;
+  totalUpdates: number;
+  rewardMean: number | null;
+  /** The update's RPO loss, KL to the reference and fraction of clipped ratios (null if not reported). */
+  loss: number | null;
+  kl: number | null;
+  clipFraction: number | null;
+  judge: Readonly<ServiceStats>;
+  calls: number;
+  tokens: number;
+  /** VLM spending so far, in `currency` (the price table's). */
+  cost: number;
+  currency: string;
+  /** Seconds of the last update spent sampling, waiting for the judge, and updating. */
+  split: { sampling: number; judgeWait: number; update: number } | null;
+  /** Seconds the workers measured for this update (start-up excluded), when reported. */
+  stepSeconds: number | null;
+}
 
 export interface TrainOptions {
   /** The resolved config (from `loadConfig`). */
@@ -105,8 +125,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const judge = options.judge ?? trainingJudge(config, rubric, vlm, meter);
   let lastMetrics: Record<string, unknown> | null = null;
   let updates = 0;
-  const startedAt = performance.now();
-  let startUpdate: number | null = null;
   const log = (line: string) => options.onLog?.(line);
 
   const service = await startRewardService({
@@ -118,7 +136,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     onJudgement: (record: JudgementRecord) => appendFileSync(paths.judgements, `${JSON.stringify(record)}\n`),
     onMetrics: ({ step, metrics }) => {
       updates = step;
-      startUpdate ??= step - 1;
       const totals = meter.totals;
       const line = {
         time: new Date().toISOString(),
@@ -135,13 +152,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         update: step,
         totalUpdates: trainConfig.max_steps,
         rewardMean: numberOrNull(metrics.reward_mean),
+        loss: numberOrNull(metrics.loss),
+        kl: numberOrNull(metrics.kl),
+        clipFraction: numberOrNull(metrics.clip_frac),
         judge: service.stats,
         calls: totals.calls,
         tokens: totals.totalTokens,
         cost: totals.cost,
+        currency: config.vlm?.price.currency ?? "USD",
         split: splitOf(metrics),
-        elapsed: (performance.now() - startedAt) / 1000,
-        startUpdate: startUpdate ?? 0,
+        stepSeconds: numberOrNull(metrics.time_step),
       });
     },
     onEvent: (event) => {

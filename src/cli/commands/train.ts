@@ -6,11 +6,11 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
-import { progressPrinter } from "../../train/progress.js";
 import { runPaths } from "../../train/run-dir.js";
 import { train } from "../../train/train.js";
 import { onTrainingInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
+import { trainProgress } from "../progress.js";
 
 interface TrainFlags extends ConfigOptions {
   resume?: string;
@@ -24,7 +24,7 @@ async function run(flags: TrainFlags): Promise<void> {
       hint: "drop --config/--preset; use --set to change fields such as train.max_steps",
     });
   }
-  const printer = progressPrinter();
+  const printer = trainProgress();
   const interrupt = onTrainingInterrupt(printer.log);
   try {
     // A resumed run continues with its stored config; --set may still change fields (e.g. max_steps).
