@@ -7,6 +7,7 @@ import { register as registerJudge } from "./judge.js";
 import { register as registerReferee } from "./referee.js";
 import { register as registerRubrics } from "./rubrics.js";
 import { register as registerSample } from "./sample.js";
+import { register as registerSetup } from "./setup.js";
 import { register as registerTrain } from "./train.js";
 import { register as registerWinrate } from "./winrate.js";
 
@@ -20,6 +21,7 @@ export function registerCommands(program: Command): void {
   registerReferee(program);
   registerRubrics(program);
   registerSample(program);
+  registerSetup(program);
   registerTrain(program);
   registerWinrate(program);
 }
