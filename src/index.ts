@@ -13,7 +13,7 @@ export {
 } from "./config/load.js";
 export { DEFAULT_PRESET, listPresets, type PresetInfo, presetFile, presetsDir } from "./config/presets.js";
 export * from "./config/schema.js";
-export { type DemoOptions, type DemoResult, type DemoStage, runDemo } from "./demo/demo.js";
+export { type DemoOptions, type DemoResult, type DemoStage, demoDefaults, runDemo } from "./demo/demo.js";
 export * from "./errors.js";
 export * from "./eval/adapters/index.js";
 export {
@@ -62,6 +62,7 @@ export {
 export { induceZeroShot, type ZeroShotOptions } from "./rubrics/zero-shot.js";
 export { type Bridge, type BridgeOptions, type CallOptions, createBridge } from "./runtime/bridge.js";
 export { type DoctorReport, probePythonVersions, runDoctor } from "./runtime/doctor.js";
+export { resolvePython, userRuntimeDir } from "./runtime/python.js";
 export {
   readSamplePrompts,
   type SampleOptions,
@@ -69,6 +70,13 @@ export {
   type SampleResult,
   sample,
 } from "./runtime/sample.js";
+export {
+  type SetupOptions,
+  type SetupResult,
+  setupRuntime,
+  type TorchChoice,
+  type TorchVariant,
+} from "./runtime/setup.js";
 export { type TrainOptions, type TrainProgress, type TrainResult, train } from "./train/train.js";
 export {
   type ModelRef,

@@ -74,6 +74,11 @@ export function isDevCheckout(root: string = packageRoot()): boolean {
   return existsSync(join(root, "src", "cli", "main.ts"));
 }
 
+/** How to run `arr ARGS` where this package lives (a checkout has no `arr` on its PATH). */
+export function cliCommand(args: string, root: string = packageRoot()): string {
+  return isDevCheckout(root) ? `npm run arr -- ${args}` : `npx arr ${args}`;
+}
+
 /** The command that sets the runtime up where this package lives, with `arr setup` flags. */
 export function setupCommand(flags = "", root: string = packageRoot()): string {
   const base = isDevCheckout(root) ? "npm run setup:python" : "npx arr setup";

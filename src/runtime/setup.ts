@@ -159,13 +159,36 @@ function readStamp(venv: string): Stamp | null {
   }
 }
 
+/** The build label of the torch installed in a venv (`cpu`, `cu130`), or null. */
+async function installedTorch(python: string, env: NodeJS.ProcessEnv): Promise<TorchVariant | null> {
+  const r = await execa(python, ["-c", "import importlib.metadata as m; print(m.version('torch'))"], {
+    env,
+    reject: false,
+    stdin: "ignore",
+  });
+  const label = String(r.stdout ?? "")
+    .trim()
+    .split("+")[1];
+  return r.exitCode === 0 && (label === "cpu" || CUDA_VARIANTS.includes(label as CudaVariant))
+    ? (label as TorchVariant)
+    : null;
+}
+
+/**
+ * `auto` keeps what the venv has (its stamp, else its torch's label), so a rerun never swaps a working
+ * build, e.g. on a node whose driver is not visible; a new venv gets CUDA when a driver is found.
+ */
 async function chooseVariant(
   choice: TorchChoice,
-  stamp: Stamp | null,
+  venv: { stamp: Stamp | null; python: string | null },
+  env: NodeJS.ProcessEnv,
   detect: () => Promise<[number, number] | null>,
 ): Promise<TorchVariant> {
   if (choice !== "auto" && choice !== "cuda") return choice;
-  if (choice === "auto" && stamp) return stamp.torch;
+  if (choice === "auto") {
+    const current = venv.stamp?.torch ?? (venv.python ? await installedTorch(venv.python, env) : null);
+    if (current) return current;
+  }
   const driver = await detect();
   const variant = driver ? cudaVariantFor(driver) : null;
   if (variant) return variant;
@@ -223,22 +246,28 @@ export async function setupRuntime(options: SetupOptions = {}): Promise<SetupRes
   const venv = options.venv ?? userRuntimeDir(env, root);
   const python = join(venv, "bin", "python");
   const hash = lockHash(root);
-  const stamp = existsSync(python) ? readStamp(venv) : null;
-  const variant = await chooseVariant(options.torch ?? "auto", stamp, options.detectDriver ?? nvidiaSmi);
+  const exists = existsSync(python);
+  const stamp = exists ? readStamp(venv) : null;
+  const variant = await chooseVariant(
+    options.torch ?? "auto",
+    { stamp, python: exists ? python : null },
+    env,
+    options.detectDriver ?? nvidiaSmi,
+  );
   const result = { python, venv, torch: variant };
   if (!options.force && stamp?.lock_sha256 === hash && stamp.torch === variant) {
     return { action: "ready", ...result, commands: [] };
   }
 
   const basePython = options.basePython ?? env.ARR_BASE_PYTHON ?? "python3";
-  const steps: SetupCommand[] = existsSync(python)
+  const steps: SetupCommand[] = exists
     ? []
     : [{ why: `create the venv ${venv}`, argv: [basePython, "-m", "venv", venv] }];
   const torchVersion = lockedTorchVersion(readFileSync(lock, "utf8"), lock);
   steps.push(...installCommands({ python, lockFile: lock, torchVersion, variant }));
   if (options.dryRun) return { action: "planned", ...result, commands: steps };
 
-  if (!existsSync(python)) await checkBasePython(basePython, env);
+  if (!exists) await checkBasePython(basePython, env);
   let output: string[] = [];
   for (const step of steps) {
     log(`arr setup: ${step.why}`);

@@ -35,6 +35,7 @@ if [[ "$1 $2" == "-m pip" ]]; then
   done
   echo "Successfully installed"; exit 0
 fi
+if [[ "$1" == "-c" && "$2" == *importlib.metadata* ]]; then cat "$here/../torch-version" 2>/dev/null; exit $?; fi
 if [[ "$1" == "-c" && "$2" == *version_info* ]]; then echo "\${FAKE_PY_VERSION:-3.11}"; exit 0; fi
 if [[ "$1" == "-c" && "$2" == *"import torch"* ]]; then echo "UserWarning: something on stderr" >&2; cat "$here/../torch-version"; exit 0; fi
 exit 3
@@ -219,6 +220,23 @@ describe("setupRuntime", () => {
     expect(plan.commands.map((c) => c.argv[1])).toEqual(["-m", "-m", "-m", "-c"]);
     expect(plan.commands[1]?.fallback).toContain(`${PYTORCH_INDEX}/cu132`);
     expect(f.calls()).toEqual([]);
+  });
+
+  it("keeps the torch build of a venv set up before stamps existed", async () => {
+    const f = fixture();
+    const venv = join(f.dir, "venv");
+    mkdirSync(join(venv, "bin"), { recursive: true });
+    writeFileSync(join(venv, "bin", "python"), readFileSync(f.python));
+    chmodSync(join(venv, "bin", "python"), 0o755);
+    writeFileSync(join(venv, "torch-version"), "2.13.0+cpu\n");
+    const r = await setupRuntime({ root: f.root, env: f.env, venv, detectDriver: async () => [13, 0] });
+    expect(r).toMatchObject({ action: "installed", torch: "cpu" });
+    expect(
+      f
+        .calls()
+        .filter((c) => c.includes("torch=="))
+        .every((c) => c.endsWith("+cpu")),
+    ).toBe(true);
   });
 
   it("leaves no stamp when pip fails, so the next run tries again", async () => {

@@ -6,6 +6,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
+import { cliCommand } from "../../runtime/python.js";
 import { setupRuntime, TORCH_CHOICES, type TorchChoice } from "../../runtime/setup.js";
 
 interface SetupFlags {
@@ -51,7 +52,7 @@ async function run(flags: SetupFlags): Promise<void> {
           ]
         : [
             `${result.action === "ready" ? "already set up" : "set up"}: ${result.python} (torch build: ${result.torch})`,
-            "check it with: npx arr doctor",
+            `check it with: ${cliCommand("doctor")}`,
           ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
