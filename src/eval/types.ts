@@ -5,21 +5,15 @@
  * what it returns (re-exported by evaluate.ts).
  */
 import type { Price } from "../config/schema.js";
-import type { PreferencePair } from "../judge/pairs.js";
+import type { PreferencePair } from "../data/pairs.js";
+import type { SkippedItem } from "../data/records.js";
 import type { TokenUsage } from "../vlm/usage.js";
 import type { BootstrapOptions, Interval } from "./stats.js";
 
 /** One labelled comparison: evaluation reads the same pairs the judge and induction do. */
 export type EvalPair = PreferencePair;
 
-/** An item left out of an evaluation, with the reason. */
-export interface SkippedItem {
-  /** Item id (or "<file>#<index>" when the item has none). */
-  id: string;
-  /** The offending field. */
-  field: string;
-  reason: string;
-}
+export type { SkippedItem };
 
 /** The part of a judge verdict evaluation reads (a subset of `Verdict`). */
 export interface VerdictLike {
@@ -68,7 +62,7 @@ export interface EvaluateOptions {
   pairs: readonly EvalPair[];
   /** Presentation orders to judge (default both). */
   orders?: readonly PresentationOrder[];
-  /** Judgements in flight at once (default 8; the VLM client enforces its own limit as well). */
+  /** Judgements in flight at once (default: the schema's judge.concurrency; the VLM client caps requests too). */
   concurrency?: number;
   signal?: AbortSignal;
   onProgress?: (progress: EvaluateProgress) => void;

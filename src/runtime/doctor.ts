@@ -5,7 +5,7 @@
  */
 import { dirname, join } from "node:path";
 import { execa } from "execa";
-import type { Config, VlmConfig } from "../config/schema.js";
+import type { Config, DistributedConfig, VlmConfig } from "../config/schema.js";
 import { ArrError } from "../errors.js";
 import { lockFile, pyRuntimeDir, pythonEnv, resolvePython, setupCommand } from "./python.js";
 
@@ -130,6 +130,28 @@ function atLeast(version: string, min: [number, number, number]): boolean {
 
 function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/**
+ * A warning when a config starts more workers per node than there are GPUs. CPU-only machines run
+ * their workers on the CPU (gloo), so there it only warns when the config asks for nccl.
+ */
+export function workersCheck(distributed: DistributedConfig, gpus: number): DoctorCheck | null {
+  const wanted = distributed.nproc_per_node;
+  if (gpus === 0 && distributed.backend !== "nccl") return null;
+  const ok = wanted <= gpus;
+  return {
+    name: "train.distributed.nproc_per_node",
+    ok,
+    required: false,
+    value: `${wanted} worker${wanted === 1 ? "" : "s"} per node, ${gpus} GPU${gpus === 1 ? "" : "s"} visible`,
+    ...(ok
+      ? {}
+      : {
+          problem: `${wanted} workers but only ${gpus} GPU${gpus === 1 ? "" : "s"}: two workers would share a device (or fail to find one)`,
+          fix: `--set train.distributed.nproc_per_node=${Math.max(1, gpus)}`,
+        }),
+  };
 }
 
 /** The install command for the interpreter in use: `arr setup`, or pip into ARR_PYTHON's. */
@@ -333,6 +355,10 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
             ? `${versions.gpus.length}: ${versions.gpus.map((g) => `${g.name} (${gib(g.memory_bytes)})`).join(", ")}`
             : "0",
       });
+      const processes = options.config?.train
+        ? workersCheck(options.config.train.distributed, versions.gpus.length)
+        : null;
+      if (processes) checks.push(processes);
     }
     for (const name of ["diffusers", "transformers", "peft"] as const) {
       const v = versions[name];

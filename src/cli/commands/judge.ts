@@ -7,9 +7,9 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
+import { loadPairs, type PreferencePair } from "../../data/pairs.js";
 import { UsageError } from "../../errors.js";
 import { compareInputFromPair, createJudge, type Verdict } from "../../judge/judge.js";
-import { loadPairs, type PreferencePair } from "../../judge/pairs.js";
 import { summarizeVerdicts } from "../../judge/summary.js";
 import { loadRubric } from "../../rubrics/rubric.js";
 import { openVlm } from "../../vlm/client.js";
@@ -66,7 +66,7 @@ async function run(flags: JudgeFlags): Promise<void> {
   try {
     progress.update(0, pairs.length);
     await judge.compareMany(pairs.map(compareInputFromPair), {
-      concurrency: opened.config.concurrency,
+      concurrency: config.judge.concurrency,
       signal: interrupt.signal,
       onVerdict: (v, i) => {
         done.push(v);
