@@ -22,7 +22,7 @@ import type { Config } from "../../src/config/schema.js";
 import { TrainingError } from "../../src/errors.js";
 import type { PairJudge } from "../../src/train/reward-service.js";
 import { readMetrics } from "../../src/train/run-dir.js";
-import { type TrainResult, train } from "../../src/train/train.js";
+import { type TrainProgress, type TrainResult, train } from "../../src/train/train.js";
 
 let root: string;
 beforeAll(async () => {
@@ -99,16 +99,23 @@ let uninterrupted: TrainResult;
 describe("train() end to end on CPU with 2 workers", () => {
   it("runs 4 updates: metrics.jsonl, checkpoints, grids, report and manifest", async () => {
     const calls: string[][] = [];
-    const progress: number[] = [];
+    const progress: TrainProgress[] = [];
     uninterrupted = await train({
       config: await config("full"),
       judge: brighterJudge(calls),
-      onProgress: (p) => progress.push(p.update),
+      onProgress: (p) => progress.push({ ...p, judge: { ...p.judge } }),
     });
     const { paths } = uninterrupted;
     expect(uninterrupted.updates).toBe(4);
     expect(uninterrupted.stopReason).toBeNull();
-    expect(progress).toEqual([1, 2, 3, 4]);
+    expect(progress.map((p) => p.update)).toEqual([1, 2, 3, 4]);
+    // The progress line's learning signals come from the workers' metric keys (loss, kl, clip_frac).
+    for (const p of progress) {
+      for (const key of ["loss", "kl", "clipFraction", "stepSeconds"] as const) {
+        expect(typeof p[key], key).toBe("number");
+      }
+      expect(p.currency).toBe("USD");
+    }
 
     // One judged pair per worker per update, each an existing PNG pair sampled by the workers.
     expect(calls).toHaveLength(8);
