@@ -1,6 +1,8 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { BridgeError, SetupError } from "../../src/errors.js";
 import { lockHash, resolvePython, setupCommand, userRuntimeDir } from "../../src/runtime/python.js";
@@ -278,6 +280,40 @@ describe("setupRuntime", () => {
     expect(skipped.note).toContain(`${f.python} -m pip install -r`);
     expect(f.calls().filter((c) => !c.includes("version_info"))).toEqual([]);
   });
+});
+
+describe("setupRuntime with the real pip", () => {
+  it("runs its pip commands and import check in a real venv, then finds it ready", async () => {
+    // A venv without packages of its own that sees the test suite's runtime through a .pth file: pip
+    // finds every pin satisfied, so nothing is downloaded or installed, but every command is real.
+    const runtime = resolvePython().path;
+    const venv = mkdtempSync(join(tmpdir(), "arr-setup-real-"));
+    await execa(runtime, ["-m", "venv", "--without-pip", venv]);
+    const purelib = (python: string) =>
+      execa(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).then((r) =>
+        r.stdout.trim(),
+      );
+    writeFileSync(
+      join(await purelib(join(venv, "bin", "python")), "suite-runtime.pth"),
+      `${await purelib(runtime)}\n`,
+    );
+    const log: string[] = [];
+    const first = await setupRuntime({
+      venv,
+      torch: "auto",
+      detectDriver: async () => null,
+      onLog: (l) => log.push(l),
+    });
+    expect(first.action, log.slice(-20).join("\n")).toBe("installed");
+    // auto keeps the build the venv already has: the suite runtime's.
+    const version = await execa(runtime, ["-c", "import importlib.metadata as m; print(m.version('torch'))"]);
+    expect(first.torch).toBe(version.stdout.trim().split("+")[1]);
+    expect(log.some((l) => /Requirement already satisfied: torch==/.test(l))).toBe(true);
+    expect(JSON.parse(readFileSync(join(venv, STAMP_FILE), "utf8")).torch).toBe(first.torch);
+    const second = await setupRuntime({ venv, detectDriver: async () => null });
+    expect(second.action).toBe("ready");
+    await rm(venv, { recursive: true, force: true });
+  }, 600_000);
 });
 
 describe("resolvePython", () => {
