@@ -30,6 +30,7 @@ export { type ReportInput, type VariantRubric, writeEvalOutputs } from "./eval/r
 export { bootstrapMean, type Interval, mcnemarExact, pairedBootstrapDifference } from "./eval/stats.js";
 export type { EvalPair, JudgeLike, SkippedItem, VerdictLike } from "./eval/types.js";
 export * from "./judge/judge.js";
+export * from "./judge/orders.js";
 export * from "./judge/pairs.js";
 export { type ParseResult, parseVerdict } from "./judge/parse.js";
 export { TEMPLATE_VERSION } from "./judge/prompt.js";

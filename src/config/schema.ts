@@ -107,14 +107,16 @@ export const VlmSchema = z
 
 export const TaskSchema = z.enum(["t2i", "edit"]).describe("text-to-image or image editing");
 
+/** How candidates are presented to the judge (position bias). */
+export const OrderPolicySchema = z.enum(["single", "swap", "random"]);
+
 /** The rubric-conditioned judge. */
 export const JudgeSchema = z
   .object({
     task: TaskSchema.default("t2i"),
-    order: z
-      .enum(["single", "swap", "random"])
-      .default("swap")
-      .describe("single: as given; swap: both orders, agreement decides; random: one random order, recorded"),
+    order: OrderPolicySchema.default("swap").describe(
+      "single: as given; swap: both orders, agreement decides; random: one random order, recorded",
+    ),
     tie_policy: z
       .enum(["zero", "mean"])
       .default("zero")
@@ -354,6 +356,7 @@ export type Budget = z.infer<typeof BudgetSchema>;
 export type ImageEncoding = z.infer<typeof ImageEncodingSchema>;
 export type VlmConfig = z.infer<typeof VlmSchema>;
 export type Task = z.infer<typeof TaskSchema>;
+export type OrderPolicy = z.infer<typeof OrderPolicySchema>;
 export type JudgeConfig = z.infer<typeof JudgeSchema>;
 export type InductionConfig = z.infer<typeof InductionSchema>;
 export type ModelConfig = z.infer<typeof ModelSchema>;

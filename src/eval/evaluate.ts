@@ -8,6 +8,13 @@
  * failed calls count as wrong and stay in the denominator.
  */
 import { AbortError, ArrError, DatasetError, ImageError, VlmError } from "../errors.js";
+import {
+  identityPermutation,
+  isPermutation,
+  reversedPermutation,
+  sameRanking,
+  toCallerOrder,
+} from "../judge/orders.js";
 import { mapLimited } from "../util/map-limited.js";
 import { callCost } from "../vlm/usage.js";
 import { type BootstrapOptions, bootstrapInterval, type Interval, meanAt } from "./stats.js";
@@ -31,8 +38,7 @@ export const ALL_ORDERS: readonly PresentationOrder[] = ["forward", "reverse"];
 
 /** Candidate permutation of an order: element j is the original index shown in position j. */
 export function orderPermutation(order: PresentationOrder, n: number): number[] {
-  const identity = Array.from({ length: n }, (_, i) => i);
-  return order === "forward" ? identity : identity.reverse();
+  return order === "forward" ? identityPermutation(n) : reversedPermutation(n);
 }
 
 type LabelCheck = { ok: true; label: number[] } | { ok: false; excluded: boolean; reason: string };
@@ -61,12 +67,6 @@ export function checkLabel(pair: EvalPair): LabelCheck {
   return { ok: true, label };
 }
 
-function isPermutation(rank: readonly number[], n: number): boolean {
-  if (rank.length !== n) return false;
-  const seen = new Set(rank);
-  return seen.size === n && rank.every((r) => Number.isInteger(r) && r >= 1 && r <= n);
-}
-
 /** Maps a verdict on permuted candidates back to the dataset's candidate order and scores it. */
 export function scoreVerdict(
   verdict: VerdictLike,
@@ -79,12 +79,8 @@ export function scoreVerdict(
   if (!isPermutation(verdict.ranking, permutation.length)) {
     return { outcome: "invalid", predictedRank: null, correct: false };
   }
-  const predicted = new Array<number>(permutation.length);
-  permutation.forEach((original, position) => {
-    predicted[original] = verdict.ranking?.[position] as number;
-  });
-  const correct = predicted.every((r, i) => r === label[i]);
-  return { outcome: "decided", predictedRank: predicted, correct };
+  const predicted = toCallerOrder(verdict.ranking, permutation);
+  return { outcome: "decided", predictedRank: predicted, correct: sameRanking(predicted, label) };
 }
 
 function emptyInterval(level: number): Interval {

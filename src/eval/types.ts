@@ -4,7 +4,7 @@
  * from `createJudge()` fits, and tests can pass a tiny fake without a VLM; then its options and
  * what it returns (re-exported by evaluate.ts).
  */
-import type { Price } from "../config/schema.js";
+import type { OrderPolicy, Price } from "../config/schema.js";
 import type { PreferencePair } from "../judge/pairs.js";
 import type { TokenUsage } from "../vlm/usage.js";
 import type { BootstrapOptions, Interval } from "./stats.js";
@@ -46,7 +46,7 @@ export interface JudgeLike {
     prompt: string;
     sourceImage?: string;
     candidates: string[];
-    order?: "single" | "swap" | "random";
+    order?: OrderPolicy;
     signal?: AbortSignal;
   }): Promise<VerdictLike>;
 }

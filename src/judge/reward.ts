@@ -4,6 +4,7 @@
  * (rank 1) to -0.1 (rank N): r = 1 - 1.1 * (rank - 1) / (N - 1). Ties and invalid verdicts never
  * reach the formula (the reference's [1, 1] for a tie is a defect): they follow a policy.
  */
+import { isPermutation } from "./orders.js";
 
 /** Reward of the best and of the worst candidate (config `train.rpo.win_reward` / `lose_reward`). */
 export interface RewardScale {
@@ -12,17 +13,6 @@ export interface RewardScale {
 }
 
 export const DEFAULT_REWARD_SCALE: RewardScale = { win: 1.0, lose: -0.1 };
-
-/** Whether `rank` is a permutation of 1..n. */
-export function isPermutation(rank: readonly number[], n: number): boolean {
-  if (rank.length !== n) return false;
-  const seen = new Array<boolean>(n + 1).fill(false);
-  for (const r of rank) {
-    if (!Number.isInteger(r) || r < 1 || r > n || seen[r]) return false;
-    seen[r] = true;
-  }
-  return true;
-}
 
 /** Rewards for a valid ranking (a permutation of 1..N, N >= 2); throws on anything else. */
 export function rankRewards(rank: readonly number[], scale: RewardScale = DEFAULT_REWARD_SCALE): number[] {

@@ -1,11 +1,11 @@
 /** The judge's public shapes: what a comparison takes, what a verdict holds, how a batch reports. */
-import type { ImageEncoding, JudgeConfig, Task } from "../config/schema.js";
+import type { ImageEncoding, JudgeConfig, OrderPolicy, Task } from "../config/schema.js";
 import type { VlmClient } from "../vlm/client.js";
 import type { ImageInput } from "../vlm/images.js";
 import type { TokenUsage, UsageMeter } from "../vlm/usage.js";
 import type { RewardScale } from "./reward.js";
 
-export type OrderPolicy = "single" | "swap" | "random";
+export type { OrderPolicy } from "../config/schema.js";
 
 export interface CompareInput {
   /** Echoed into the verdict (e.g. the pair id). */

@@ -1,6 +1,7 @@
 import type { ImageEncoding, InductionConfig, JudgeConfig, Price } from "../config/schema.js";
 import { AbortError, ArrError, DatasetError, RubricError, VlmError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
+import { sameRanking } from "../judge/orders.js";
 import type { PreferencePair } from "../judge/pairs.js";
 import { TEMPLATE_VERSION as JUDGE_TEMPLATE_VERSION } from "../judge/prompt.js";
 import { mapLimited } from "../util/map-limited.js";
@@ -112,10 +113,6 @@ function countingClient(vlm: VlmClient, counter: { sent: number }): VlmClient {
       return vlm.complete(req);
     },
   };
-}
-
-function sameRanking(a: readonly number[] | null, b: readonly number[]): boolean {
-  return a !== null && a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** A label must be a strict ranking: ties can never be reproduced by a judge that may not tie. */

@@ -8,9 +8,10 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { TrainConfig } from "../config/schema.js";
+import type { OrderPolicy, TrainConfig } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { bootstrapMean, type Interval } from "../eval/stats.js";
+import { identityPermutation, reversedPermutation } from "../judge/orders.js";
 import type { Bridge } from "../runtime/bridge.js";
 import { latestLora } from "./run-dir.js";
 
@@ -22,7 +23,7 @@ export interface WinrateJudge {
     prompt: string;
     sourceImage?: string;
     candidates: string[];
-    order?: "single" | "swap" | "random";
+    order?: OrderPolicy;
   }): Promise<{ outcome: "decided" | "tie" | "invalid"; winner: number | null }>;
 }
 
@@ -107,16 +108,22 @@ export async function winrate(options: WinrateOptions): Promise<WinrateResult> {
   for (let i = 0; i < options.prompts.length; i++) {
     const prompt = options.prompts[i] as string;
     const source = options.sourceImages?.[i];
+    // Caller order: A is candidate 0, B candidate 1.
     const pair = [imagesA[i] as string, imagesB[i] as string];
-    const base = { prompt, ...(source ? { sourceImage: source } : {}), order: "single" as const };
-    const [fwd, rev] = await Promise.all([
-      options.judge.compare({ ...base, candidates: pair }),
-      options.judge.compare({ ...base, candidates: [pair[1] as string, pair[0] as string] }),
-    ]);
-    // In the reverse judgement A is candidate 1.
-    const scoreF = tally(forward, fwd, 0);
-    const scoreR = tally(reverse, rev, 1);
-    scores.push((scoreF + scoreR) / 2);
+    const judgeIn = async (permutation: number[]) => {
+      const verdict = await options.judge.compare({
+        prompt,
+        ...(source ? { sourceImage: source } : {}),
+        candidates: permutation.map((k) => pair[k] as string),
+        order: "single",
+      });
+      return {
+        outcome: verdict.outcome,
+        winner: verdict.winner === null ? null : permutation[verdict.winner],
+      };
+    };
+    const [fwd, rev] = await Promise.all([judgeIn(identityPermutation(2)), judgeIn(reversedPermutation(2))]);
+    scores.push((tally(forward, fwd) + tally(reverse, rev)) / 2);
     options.onProgress?.(i + 1, options.prompts.length);
   }
   const rate = scores.reduce((s, v) => s + v, 0) / Math.max(1, scores.length);
@@ -130,16 +137,13 @@ export async function winrate(options: WinrateOptions): Promise<WinrateResult> {
   };
 }
 
-function tally(
-  counts: OrderCounts,
-  verdict: { outcome: string; winner: number | null },
-  indexOfA: number,
-): number {
-  if (verdict.outcome !== "decided" || verdict.winner === null) {
+/** Counts one judgement (winner in the caller's order, A = 0) and returns its score for A. */
+function tally(counts: OrderCounts, verdict: { outcome: string; winner: number | null | undefined }): number {
+  if (verdict.outcome !== "decided" || verdict.winner == null) {
     counts.undecided += 1;
     return 0.5;
   }
-  if (verdict.winner === indexOfA) {
+  if (verdict.winner === 0) {
     counts.a += 1;
     return 1;
   }

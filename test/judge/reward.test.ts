@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { isPermutation, rankRewards, verdictRewards } from "../../src/judge/reward.js";
+import { isPermutation } from "../../src/judge/orders.js";
+import { rankRewards, verdictRewards } from "../../src/judge/reward.js";
 
 describe("rewards", () => {
   it("pairwise: winner 1.0, loser -0.1", () => {
