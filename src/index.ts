@@ -28,7 +28,7 @@ export {
 export * from "./eval/evaluate.js";
 export { type ReportInput, type VariantRubric, writeEvalOutputs } from "./eval/report.js";
 export { bootstrapMean, type Interval, mcnemarExact, pairedBootstrapDifference } from "./eval/stats.js";
-export type { EvalPair, JudgeLike, SkippedItem, VerdictLike } from "./eval/types.js";
+export type { EvalJudge, EvalPair, EvalVerdict, SkippedItem } from "./eval/types.js";
 export * from "./judge/judge.js";
 export * from "./judge/orders.js";
 export * from "./judge/pairs.js";

@@ -29,7 +29,7 @@ import { packageRoot } from "../runtime/python.js";
 import { parseTextPrompts } from "../train/datasets.js";
 import type { TrainProgress } from "../train/progress.js";
 import { writeTrainReport } from "../train/report.js";
-import type { PairJudge } from "../train/reward-service.js";
+import type { RewardJudge } from "../train/reward-service.js";
 import { latestLora, runStamp } from "../train/run-dir.js";
 import { type TrainResult, train } from "../train/train.js";
 import { type WinrateResult, winrate } from "../train/winrate.js";
@@ -348,7 +348,7 @@ function readPrompts(file: string): string[] {
  * A judge whose decided verdicts are turned around: the rewards of a ranking are mirrored on the
  * reward scale (with two candidates, winner and loser swap). Ties, invalid and failed stay as they are.
  */
-export function reversedJudge(judge: PairJudge, win: number, lose: number): PairJudge {
+export function reversedJudge(judge: RewardJudge, win: number, lose: number): RewardJudge {
   return {
     async compare(input) {
       const verdict = await judge.compare(input);

@@ -24,12 +24,12 @@ import type {
   EvalUsage,
   EvaluateOptions,
   EvaluationResult,
+  EvalVerdict,
   ItemResult,
   OrderOutcome,
   OrderSummary,
   PresentationOrder,
   SkippedItem,
-  VerdictLike,
 } from "./types.js";
 
 export type * from "./types.js";
@@ -69,7 +69,7 @@ export function checkLabel(pair: EvalPair): LabelCheck {
 
 /** Maps a verdict on permuted candidates back to the dataset's candidate order and scores it. */
 export function scoreVerdict(
-  verdict: VerdictLike,
+  verdict: Pick<EvalVerdict, "outcome" | "ranking">,
   permutation: readonly number[],
   label: readonly number[],
 ): Pick<OrderOutcome, "outcome" | "predictedRank" | "correct"> {
@@ -243,8 +243,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         ...(options.signal ? { signal: options.signal } : {}),
       });
       const scored = scoreVerdict(verdict, permutation, label);
-      const promptTokens = verdict.usage?.promptTokens ?? 0;
-      const completionTokens = verdict.usage?.completionTokens ?? 0;
+      const { promptTokens, completionTokens } = verdict.usage;
       if (verdict.cached) usage.cacheHits++;
       else {
         usage.calls++;
@@ -252,9 +251,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         usage.completionTokens += completionTokens;
         usage.cost += callCost({ promptTokens, completionTokens }, options.price);
       }
-      model ??= verdict.model ?? null;
-      rubricHash ??= verdict.rubricHash ?? null;
-      const first = verdict.orders?.[0];
+      model ??= verdict.model;
+      rubricHash ??= verdict.rubricHash;
+      const first = verdict.orders[0];
       outcome = {
         order: task.order,
         permutation,
@@ -262,10 +261,10 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         reason: verdict.reason,
         raw: first?.raw ?? null,
         error: first?.error ?? null,
-        cached: verdict.cached ?? false,
+        cached: verdict.cached,
         promptTokens,
         completionTokens,
-        latencyMs: verdict.latencyMs ?? 0,
+        latencyMs: verdict.latencyMs,
       };
     } catch (error) {
       if (isFatal(error)) throw error;

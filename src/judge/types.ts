@@ -101,11 +101,20 @@ export interface JudgeStats {
   reasks: number;
 }
 
-export interface Judge {
+/**
+ * The judge as a consumer sees it: `compare` alone, answering with the verdict fields `K` the
+ * consumer reads. Evaluation, the reward service, the win rate and rubric verification each name
+ * their subset (e.g. `Comparer<"outcome" | "winner">`), so a `Judge` from `createJudge()` fits all
+ * of them and a test can pass a small fake.
+ */
+export interface Comparer<K extends keyof Verdict = keyof Verdict> {
+  compare(input: CompareInput): Promise<Pick<Verdict, K>>;
+}
+
+export interface Judge extends Comparer {
   readonly model: string;
   readonly templateVersion: string;
   readonly meter: UsageMeter;
-  compare(input: CompareInput): Promise<Verdict>;
   /**
    * Compares many inputs with bounded concurrency, in input order. A comparison that fails outright
    * becomes an invalid verdict with `error`; a budget stop or cancellation rejects after the

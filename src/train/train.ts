@@ -24,7 +24,7 @@ import type { TrainProgress } from "./progress.js";
 import { writeTrainReport } from "./report.js";
 import {
   type JudgementRecord,
-  type PairJudge,
+  type RewardJudge,
   type ServiceStats,
   startRewardService,
 } from "./reward-service.js";
@@ -51,7 +51,7 @@ export interface TrainOptions {
   /** Aborting kills the workers at once (a second Ctrl-C). */
   killSignal?: AbortSignal;
   /** Judge override (tests inject a deterministic judge). Default: the config's VLM under its rubric. */
-  judge?: PairJudge;
+  judge?: RewardJudge;
   /**
    * An already opened VLM to judge with (e.g. the demo's referee, started once); the caller closes
    * it. Default: `openVlm(config)`, closed when the run ends.
@@ -224,7 +224,7 @@ function trainingJudge(
   rubric: LoadedRubric | null,
   vlm: OpenedVlm | null,
   meter: UsageMeter,
-): PairJudge {
+): RewardJudge {
   if (!vlm) {
     throw new ConfigError(
       "training needs a judge: set the vlm section (or use the tiny-cpu preset's referee)",

@@ -8,24 +8,19 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { OrderPolicy, TrainConfig } from "../config/schema.js";
+import type { TrainConfig } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { bootstrapMean, type Interval } from "../eval/stats.js";
 import { identityPermutation, reversedPermutation } from "../judge/orders.js";
+import type { Comparer } from "../judge/types.js";
 import type { Bridge } from "../runtime/bridge.js";
 import { latestLora } from "./run-dir.js";
 
 /** A model to sample: the base model, or the base plus a LoRA directory. */
 export type ModelRef = "base" | { lora: string };
 
-export interface WinrateJudge {
-  compare(input: {
-    prompt: string;
-    sourceImage?: string;
-    candidates: string[];
-    order?: OrderPolicy;
-  }): Promise<{ outcome: "decided" | "tie" | "invalid"; winner: number | null }>;
-}
+/** What the win rate needs from a judge: who won each single-order comparison. */
+export type WinrateJudge = Comparer<"outcome" | "winner">;
 
 export interface WinrateOptions {
   bridge: Bridge;

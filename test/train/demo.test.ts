@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoResult, reversedJudge, runDemo } from "../../src/demo/demo.js";
-import type { PairJudge } from "../../src/train/reward-service.js";
+import type { RewardJudge } from "../../src/train/reward-service.js";
 
 let out: string;
 let result: DemoResult;
@@ -76,11 +76,11 @@ describe("arr demo (runDemo on tiny-cpu)", () => {
 
 describe("reversedJudge", () => {
   it("mirrors decided rewards on the reward scale and leaves other outcomes alone", async () => {
-    const verdicts: Array<Awaited<ReturnType<PairJudge["compare"]>>> = [
+    const verdicts: Array<Awaited<ReturnType<RewardJudge["compare"]>>> = [
       { outcome: "decided", rewards: [1, -0.1], agreement: true, cached: false },
       { outcome: "tie", rewards: [0, 0], agreement: null, cached: false },
     ];
-    const inner: PairJudge = { compare: async () => verdicts.shift() as (typeof verdicts)[number] };
+    const inner: RewardJudge = { compare: async () => verdicts.shift() as (typeof verdicts)[number] };
     const judge = reversedJudge(inner, 1, -0.1);
     const input = { prompt: "p", candidates: ["a", "b"] };
     expect((await judge.compare(input)).rewards.map((r) => Number(r.toFixed(6)))).toEqual([-0.1, 1]);

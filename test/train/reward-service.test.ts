@@ -3,22 +3,22 @@
  * long-poll, failed judgements, the outage stop, protocol errors, metrics and events.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { type PairJudge, type RewardService, startRewardService } from "../../src/train/reward-service.js";
+import { type RewardJudge, type RewardService, startRewardService } from "../../src/train/reward-service.js";
 
 const services: RewardService[] = [];
 afterEach(async () => {
   for (const s of services.splice(0)) await s.close();
 });
 
-type Decision = Awaited<ReturnType<PairJudge["compare"]>>;
+type Decision = Awaited<ReturnType<RewardJudge["compare"]>>;
 
 /** A judge whose verdicts the test releases by hand (or that fails), recording what it was asked. */
 function manualJudge(mode: "ok" | "throw" = "ok") {
   const asked: string[][] = [];
   const waiting: Array<(d: Decision) => void> = [];
-  const judge: PairJudge = {
+  const judge: RewardJudge = {
     compare: ({ candidates }) => {
-      asked.push(candidates);
+      asked.push(candidates.map(String));
       if (mode === "throw") return Promise.reject(new Error("VLM endpoint unreachable"));
       return new Promise((resolve) => waiting.push(resolve));
     },
@@ -28,7 +28,7 @@ function manualJudge(mode: "ok" | "throw" = "ok") {
   return { judge, asked, release, waiting };
 }
 
-async function start(judge: PairJudge, extra: Partial<Parameters<typeof startRewardService>[0]> = {}) {
+async function start(judge: RewardJudge, extra: Partial<Parameters<typeof startRewardService>[0]> = {}) {
   const events: unknown[] = [];
   const metrics: unknown[] = [];
   const stops: string[] = [];
@@ -174,7 +174,7 @@ describe("reward service", () => {
 
   it("a success resets the consecutive-failure count", async () => {
     let fail = true;
-    const judge: PairJudge = {
+    const judge: RewardJudge = {
       compare: async () => {
         if (fail) throw new Error("flaky");
         return { outcome: "tie", rewards: [0, 0], agreement: null, cached: false };
