@@ -99,7 +99,11 @@ export function createJudge(options: CreateJudgeOptions): Judge {
       outcome,
       ranking,
       winner: ranking ? ranking.indexOf(1) : null,
-      rewards: verdictRewards(outcome, ranking, n, { tie: config.tie_policy, scale }),
+      rewards: verdictRewards(outcome, ranking, n, {
+        tie: config.tie_policy,
+        scale,
+        reversed: options.reverseVerdicts === true,
+      }),
       reason,
       orders,
       agreement,

@@ -30,17 +30,32 @@ export function rankRewards(rank: readonly number[], scale: RewardScale = DEFAUL
 /** What a tie gives: nothing (no advantage either way), or every candidate the mean rank reward. */
 export type TiePolicy = "zero" | "mean";
 
+/**
+ * A ranking turned around: the best becomes the worst (rank r of N becomes N + 1 - r). Rewarding it
+ * instead of the judged ranking gives a control run whose every verdict points the other way.
+ */
+export function reverseRanking(ranking: readonly number[]): number[] {
+  return ranking.map((r) => ranking.length + 1 - r);
+}
+
+export interface VerdictRewardOptions {
+  tie?: TiePolicy;
+  scale?: RewardScale;
+  /** Reward the reversed ranking (a control run); ties and invalid verdicts are unchanged. */
+  reversed?: boolean;
+}
+
 /** Rewards for a verdict outcome; ties and invalid verdicts follow their policies (never the formula). */
 export function verdictRewards(
   outcome: "decided" | "tie" | "invalid",
   ranking: readonly number[] | null,
   n: number,
-  options: { tie?: TiePolicy; scale?: RewardScale } = {},
+  options: VerdictRewardOptions = {},
 ): number[] {
   const scale = options.scale ?? DEFAULT_REWARD_SCALE;
   if (outcome === "decided") {
     if (!ranking) throw new RangeError("a decided verdict needs a ranking");
-    return rankRewards(ranking, scale);
+    return rankRewards(options.reversed ? reverseRanking(ranking) : ranking, scale);
   }
   if (outcome === "tie" && options.tie === "mean") {
     const mean = (scale.win + scale.lose) / 2; // the linear map's mean over ranks 1..N

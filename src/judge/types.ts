@@ -137,4 +137,10 @@ export interface CreateJudgeOptions {
   meter?: UsageMeter;
   /** Rewards of the best and the worst candidate (default +1.0 / -0.1). */
   rewardScale?: RewardScale;
+  /**
+   * Reward the reversed ranking of every decided verdict: the judge of a control run, which differs
+   * from the real one only in the direction of its verdicts (same scale, tie and invalid policies).
+   * The verdict's `ranking` and `winner` still say what the judge answered.
+   */
+  reverseVerdicts?: boolean;
 }
