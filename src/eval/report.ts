@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
-import { isUrl } from "../judge/pairs.js";
+import { isUrl } from "../data/pairs.js";
 import { escapeHtml } from "../util/html.js";
 import type { ComparisonResult } from "./compare.js";
 import type { AccuracySummary, EvaluationResult, ItemResult, OrderOutcome } from "./evaluate.js";

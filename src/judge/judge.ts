@@ -5,6 +5,7 @@
  * bounded re-ask, per-order cache), and the reward mapping (reward.ts).
  * Bad model output is not an exception: it is re-asked, then recorded as invalid and counted.
  */
+import type { PreferencePair } from "../data/pairs.js";
 import { AbortError, ArrError, BudgetExceededError, RubricError } from "../errors.js";
 import { mapLimited } from "../util/map-limited.js";
 import { BufferPool } from "../vlm/buffer-pool.js";
@@ -12,7 +13,6 @@ import { UsageMeter } from "../vlm/usage.js";
 import { createOrderAsker, lazyImage, type Question, ZERO_USAGE } from "./ask.js";
 import { VerdictCache } from "./cache.js";
 import { combineOrders, policyPermutations } from "./orders.js";
-import type { PreferencePair } from "./pairs.js";
 import { TEMPLATE_VERSION } from "./prompt.js";
 import { DEFAULT_REWARD_SCALE, verdictRewards } from "./reward.js";
 import type {

@@ -1,8 +1,8 @@
 import type { ImageEncoding, InductionConfig, JudgeConfig, Price } from "../config/schema.js";
+import type { PreferencePair } from "../data/pairs.js";
 import { AbortError, ArrError, DatasetError, RubricError, VlmError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
 import { sameRanking } from "../judge/orders.js";
-import type { PreferencePair } from "../judge/pairs.js";
 import { TEMPLATE_VERSION as JUDGE_TEMPLATE_VERSION } from "../judge/prompt.js";
 import type { Comparer } from "../judge/types.js";
 import { mapLimited } from "../util/map-limited.js";

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { loadDataset } from "../../src/eval/adapters/index.js";
+import { loadDataset } from "../../src/data/benchmarks/index.js";
 import { compare } from "../../src/eval/compare.js";
 import { writeEvalOutputs } from "../../src/eval/report.js";
 import type { EvalJudge } from "../../src/eval/types.js";
