@@ -3,14 +3,15 @@
  * same seeds, and every pair is judged in both presentation orders, so position bias cannot favour
  * either side. Per prompt the score is the mean over the two orders of 1 (A preferred), 0 (B
  * preferred) or 0.5 (tie or invalid verdict: no evidence either way). The rate is the mean score,
- * with a percentile-bootstrap 95% interval over prompts.
+ * with a 95% Wilson score interval over prompts (a prompt's two orders share its images, so the
+ * prompt is the independent unit; a tie counts as half a win).
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { TrainConfig } from "../config/schema.js";
 import { UsageError } from "../errors.js";
-import { bootstrapMean, type Interval } from "../eval/stats.js";
+import { type Interval, wilsonInterval } from "../eval/stats.js";
 import { identityPermutation, reversedPermutation } from "../judge/orders.js";
 import type { Comparer } from "../judge/types.js";
 import type { Bridge } from "../runtime/bridge.js";
@@ -41,6 +42,7 @@ export interface WinrateOptions {
 export interface WinrateResult {
   /** Mean per-prompt score of A over B (1 = A always preferred). */
   rate: number;
+  /** 95% Wilson score interval of the rate, over prompts. */
   interval: Interval;
   prompts: number;
   /** Judgements per order: A preferred, B preferred, tie or invalid. */
@@ -121,10 +123,10 @@ export async function winrate(options: WinrateOptions): Promise<WinrateResult> {
     scores.push((tally(forward, fwd) + tally(reverse, rev)) / 2);
     options.onProgress?.(i + 1, options.prompts.length);
   }
-  const rate = scores.reduce((s, v) => s + v, 0) / Math.max(1, scores.length);
+  const wins = scores.reduce((s, v) => s + v, 0);
   return {
-    rate,
-    interval: bootstrapMean(scores, { seed: 0 }),
+    rate: wins / Math.max(1, scores.length),
+    interval: wilsonInterval(wins, scores.length),
     prompts: scores.length,
     forward,
     reverse,
