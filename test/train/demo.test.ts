@@ -16,10 +16,12 @@ let out: string;
 let result: DemoResult;
 const stages: string[] = [];
 
+// Two trainings and three evaluations on CPU: about 9 minutes at a load of 15 on 2 cores, so the
+// limit only catches a hang.
 beforeAll(async () => {
   out = await mkdtemp(join(tmpdir(), "arr-demo-"));
   result = await runDemo({ outputDir: out, onStage: (stage) => stages.push(stage) });
-}, 600_000);
+}, 1_800_000);
 afterAll(() => rm(out, { recursive: true, force: true }));
 
 describe("arr demo (runDemo on tiny-cpu)", () => {
