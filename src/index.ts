@@ -30,8 +30,9 @@ export {
 export * from "./eval/evaluate.js";
 export { type ReportInput, type VariantRubric, writeEvalOutputs } from "./eval/report.js";
 export { bootstrapMean, type Interval, mcnemarExact, pairedBootstrapDifference } from "./eval/stats.js";
-export type { EvalPair, JudgeLike, SkippedItem, VerdictLike } from "./eval/types.js";
+export type { EvalJudge, EvalPair, EvalVerdict, SkippedItem } from "./eval/types.js";
 export * from "./judge/judge.js";
+export * from "./judge/orders.js";
 export { type ParseResult, parseVerdict } from "./judge/parse.js";
 export { TEMPLATE_VERSION } from "./judge/prompt.js";
 export * from "./judge/reward.js";

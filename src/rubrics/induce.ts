@@ -2,11 +2,12 @@ import type { ImageEncoding, InductionConfig, JudgeConfig, Price } from "../conf
 import type { PreferencePair } from "../data/pairs.js";
 import { AbortError, ArrError, DatasetError, RubricError, VlmError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
+import { sameRanking } from "../judge/orders.js";
 import { TEMPLATE_VERSION as JUDGE_TEMPLATE_VERSION } from "../judge/prompt.js";
+import type { Comparer } from "../judge/types.js";
 import { mapLimited } from "../util/map-limited.js";
 import type { VlmClient, VlmRequest } from "../vlm/client.js";
 import { prepareImage } from "../vlm/images.js";
-import type { TokenUsage } from "../vlm/usage.js";
 import { type AskContext, ask, type CallCache, type Tally } from "./call-cache.js";
 import { generationRequest, type PairImages, type RefinementFeedback, refinementRequest } from "./prompts.js";
 import {
@@ -20,27 +21,8 @@ import {
 } from "./rubric.js";
 import { criteriaParser, dedupe, finish, startRun, structure } from "./run.js";
 
-/** The part of a judge verdict verification reads (a subset of the judge's `Verdict`). */
-export interface VerificationVerdict {
-  outcome: "decided" | "tie" | "invalid";
-  ranking: number[] | null;
-  reason: string;
-  /** One entry per presentation order; `attempts` counts its requests (re-asks included, cached or not). */
-  orders: ReadonlyArray<{ attempts: number; cached: boolean }>;
-  cached: boolean;
-  usage: TokenUsage;
-  templateVersion?: string;
-}
-
-/** A judge conditioned on one candidate criteria set. */
-export interface Verifier {
-  compare(input: {
-    prompt: string;
-    sourceImage?: string;
-    candidates: string[];
-    signal?: AbortSignal;
-  }): Promise<VerificationVerdict>;
-}
+/** A judge conditioned on one candidate criteria set: verification reads these verdict fields. */
+export type Verifier = Comparer<"outcome" | "ranking" | "reason" | "orders" | "usage">;
 
 /**
  * Builds the verifying judge for a criteria set. `vlm` is a per-pair counting wrapper of the
@@ -114,10 +96,6 @@ function countingClient(vlm: VlmClient, counter: { sent: number }): VlmClient {
   };
 }
 
-function sameRanking(a: readonly number[] | null, b: readonly number[]): boolean {
-  return a !== null && a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
 /** A label must be a strict ranking: ties can never be reproduced by a judge that may not tie. */
 function checkPairs(pairs: PreferencePair[], task: InductionConfig["task"]): void {
   for (const p of pairs) {
@@ -153,8 +131,7 @@ function checkPairs(pairs: PreferencePair[], task: InductionConfig["task"]): voi
 function defaultVerifierFactory(judge: JudgeConfig, image: ImageEncoding): VerifierFactory {
   return (rubric, vlm) => {
     // Pass the client's own meter so the judge does not charge a second one.
-    const j = createJudge({ vlm, config: judge, image, rubric, ...(vlm.meter ? { meter: vlm.meter } : {}) });
-    return { compare: (input) => j.compare(input) };
+    return createJudge({ vlm, config: judge, image, rubric, ...(vlm.meter ? { meter: vlm.meter } : {}) });
   };
 }
 

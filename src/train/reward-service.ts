@@ -27,25 +27,13 @@ import { networkInterfaces } from "node:os";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { JUDGE_DEFAULTS, ServiceSchema } from "../config/schema.js";
+import type { Comparer } from "../judge/types.js";
 import { refuseImages } from "./judged-images.js";
 
 export const PROTOCOL_VERSION = 1;
 
 /** What the service needs from a judge: compare a prompt's candidates, return outcome and rewards. */
-export interface PairJudge {
-  compare(input: {
-    prompt: string;
-    sourceImage?: string;
-    candidates: string[];
-    signal?: AbortSignal;
-  }): Promise<{
-    outcome: "decided" | "tie" | "invalid";
-    rewards: number[];
-    agreement: boolean | null;
-    cached: boolean;
-    usage?: { promptTokens: number; completionTokens: number };
-  }>;
-}
+export type RewardJudge = Comparer<"outcome" | "rewards" | "agreement" | "cached">;
 
 const SubmitSchema = z.object({
   protocol: z.literal(PROTOCOL_VERSION),
@@ -114,7 +102,7 @@ export interface ServiceStats {
 }
 
 export interface RewardServiceOptions {
-  judge: PairJudge;
+  judge: RewardJudge;
   /** Address to bind; loopback by default, 0.0.0.0 when workers on other nodes must reach it. */
   bind?: string;
   port?: number;

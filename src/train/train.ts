@@ -15,7 +15,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config, TrainConfig } from "../config/schema.js";
 import { loadPromptDataset } from "../data/training-prompts.js";
-import { ConfigError, TrainingError } from "../errors.js";
+import { ConfigError, TrainingError, UsageError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
 import { type LoadedRubric, loadRubric } from "../rubrics/rubric.js";
 import { workerConfig } from "../runtime/payload.js";
@@ -26,7 +26,7 @@ import { UsageMeter } from "../vlm/usage.js";
 import { writeTrainReport } from "./report.js";
 import {
   type JudgementRecord,
-  type PairJudge,
+  type RewardJudge,
   type ServiceStats,
   startRewardService,
 } from "./reward-service.js";
@@ -76,7 +76,13 @@ export interface TrainOptions {
   /** Aborting kills the workers at once (a second Ctrl-C). */
   killSignal?: AbortSignal;
   /** Judge override (tests inject a deterministic judge). Default: the config's VLM under its rubric. */
-  judge?: PairJudge;
+  judge?: RewardJudge;
+  /**
+   * Train a control run: every verdict of the run's judge rewards the reversed ranking, with the
+   * run's reward scale and policies (judge/reward.ts). Nothing else differs from a normal run, so
+   * learning that comes from the judge moves the two in opposite directions. Not with `judge`.
+   */
+  reverseVerdicts?: boolean;
   /**
    * An already opened VLM to judge with (e.g. the demo's referee, started once); the caller closes
    * it. Default: `openVlm(config)`, closed when the run ends.
@@ -105,6 +111,11 @@ export interface TrainResult {
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   // 1. run directory, prompts, rubric
+  if (options.judge && options.reverseVerdicts) {
+    throw new UsageError("train(): reverseVerdicts reverses the judge train() builds, not an injected one", {
+      hint: "build the injected judge with createJudge({ ..., reverseVerdicts: true }) instead",
+    });
+  }
   const opened = options.resume ? await openRunDir(options.resume) : null;
   const config = options.config ?? opened?.config;
   if (!config) throw new ConfigError("train() needs a config or a run directory to resume");
@@ -136,7 +147,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // An injected VLM belongs to the caller; one opened here is closed here.
   const ownVlm = options.judge || options.vlm ? null : await openVlm(config, { meter });
   const vlm = options.judge ? null : (options.vlm ?? ownVlm);
-  const judge = options.judge ?? trainingJudge(config, rubric, vlm, meter);
+  const judge = options.judge ?? trainingJudge(config, rubric, vlm, meter, options.reverseVerdicts === true);
   let lastMetrics: Record<string, unknown> | null = null;
   let updates = 0;
   let fromUpdate = 0;
@@ -329,7 +340,8 @@ function trainingJudge(
   rubric: LoadedRubric | null,
   vlm: OpenedVlm | null,
   meter: UsageMeter,
-): PairJudge {
+  reverseVerdicts: boolean,
+): RewardJudge {
   if (!vlm) {
     throw new ConfigError(
       "training needs a judge: set the vlm section (or use the tiny-cpu preset's referee)",
@@ -346,6 +358,7 @@ function trainingJudge(
     ...(config.train
       ? { rewardScale: { win: config.train.rpo.win_reward, lose: config.train.rpo.lose_reward } }
       : {}),
+    reverseVerdicts,
   });
 }
 

@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { TrainingError } from "../../src/errors.js";
-import type { PairJudge } from "../../src/train/reward-service.js";
+import type { RewardJudge } from "../../src/train/reward-service.js";
 import { readMetrics } from "../../src/train/run-dir.js";
 import { readSummary } from "../../src/train/run-records.js";
 import { type TrainProgress, type TrainResult, train } from "../../src/train/train.js";
@@ -50,10 +50,10 @@ async function config(name: string, set: string[] = []): Promise<Config> {
 }
 
 /** Deterministic stand-in: the brighter candidate wins (+1 / -1), equal brightness is a tie. */
-function brighterJudge(calls: string[][] = []): PairJudge {
+function brighterJudge(calls: string[][] = []): RewardJudge {
   return {
     async compare({ candidates }) {
-      calls.push(candidates);
+      calls.push(candidates.map(String));
       const means = await Promise.all(
         candidates.map(async (path) => {
           const { channels } = await sharp(path).stats();
@@ -275,7 +275,7 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
   });
 
   it("a judge outage checkpoints and stops with the outage reason, without stepping on failed pairs", async () => {
-    const failing: PairJudge = {
+    const failing: RewardJudge = {
       compare: async () => {
         throw new Error("connection refused by the VLM endpoint");
       },
