@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
-import { isUrl } from "../data/pairs.js";
+import { isUrl } from "../data/records.js";
 import { escapeHtml } from "../html.js";
 import type { ComparisonResult } from "./compare.js";
 import type { AccuracySummary, EvaluationResult, ItemResult, OrderOutcome } from "./evaluate.js";
@@ -127,7 +127,9 @@ async function renderCard(
   const disagree = perVariant.some((v) => v.item.disagreement);
   const flip = perVariant.some((v) => v.item.orderFlip);
   const figures: string[] = [];
-  if (first.sourceImage) figures.push(img(await thumbs(first.sourceImage), first.sourceImage, "source"));
+  const sources = first.sourceImages ?? [];
+  for (const [i, path] of sources.entries())
+    figures.push(img(await thumbs(path), path, sources.length > 1 ? `source ${i + 1}` : "source"));
   for (const [i, path] of first.images.entries()) {
     const best = first.labelRank[i] === 1 ? " ★ human choice" : "";
     figures.push(img(await thumbs(path), path, `Image ${i + 1} (human rank ${first.labelRank[i]})${best}`));

@@ -38,7 +38,8 @@ export interface JudgeLike {
     /** Picks the judge template (edits show the source image). */
     task?: "t2i" | "edit";
     prompt: string;
-    sourceImage?: string;
+    /** The edit's source images, in order. */
+    sourceImages?: readonly string[];
     candidates: string[];
     order?: "single" | "swap" | "random";
     signal?: AbortSignal;
@@ -108,7 +109,7 @@ export interface ItemResult {
   id: string;
   task: "t2i" | "edit";
   prompt: string;
-  sourceImage?: string;
+  sourceImages?: string[];
   images: string[];
   labelRank: number[];
   category?: string;

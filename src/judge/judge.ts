@@ -45,7 +45,7 @@ export type * from "./types.js";
 /** A comparison input for a preference pair. */
 export function compareInputFromPair(pair: PreferencePair): CompareInput {
   const input: CompareInput = { id: pair.id, prompt: pair.prompt, candidates: pair.images, task: pair.task };
-  if (pair.sourceImage) input.sourceImage = pair.sourceImage;
+  if (pair.sourceImages?.length) input.sourceImages = pair.sourceImages;
   return input;
 }
 
@@ -70,6 +70,17 @@ function identity(n: number): number[] {
 
 function sameRanking(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The source images of a comparison, in order (`sourceImages`, else the single `sourceImage`). */
+function sourceImagesOf(input: CompareInput): ImageInput[] {
+  if (input.sourceImages && input.sourceImages.length > 0) return [...input.sourceImages];
+  return input.sourceImage != null ? [input.sourceImage] : [];
+}
+
+function sourceKey(sources: readonly LazyImage[]): string | string[] | null {
+  if (sources.length === 0) return null;
+  return sources.length === 1 ? (sources[0] as LazyImage).hash : sources.map((s) => s.hash);
 }
 
 const ZERO_USAGE: TokenUsage = { promptTokens: 0, completionTokens: 0 };
@@ -142,20 +153,20 @@ export function createJudge(options: CreateJudgeOptions): Judge {
     task: Task,
     prompt: string,
     lazyShown: LazyImage[],
-    lazySource: LazyImage | undefined,
+    lazySources: LazyImage[],
     signal: AbortSignal | undefined,
   ): Promise<CachedOrder> {
     const n = lazyShown.length;
-    const [shown, source] = await Promise.all([
+    const [shown, sources] = await Promise.all([
       Promise.all(lazyShown.map((s) => s.prepared())),
-      lazySource?.prepared(),
+      Promise.all(lazySources.map((s) => s.prepared())),
     ]);
     const messages = buildJudgeMessages({
       task,
       language: config.language,
       prompt,
       candidates: shown.map((s) => s.part),
-      source: source?.part,
+      sources: sources.map((s) => s.part),
       rubricText: rubric?.text ?? null,
       taskDescription: config.task_description,
     });
@@ -204,7 +215,7 @@ export function createJudge(options: CreateJudgeOptions): Judge {
     task: Task,
     prompt: string,
     images: LazyImage[],
-    source: LazyImage | undefined,
+    sources: LazyImage[],
     permutation: number[],
     signal: AbortSignal | undefined,
   ): Promise<OrderVerdict> {
@@ -218,7 +229,8 @@ export function createJudge(options: CreateJudgeOptions): Judge {
       taskDescription: config.task_description,
       reask: config.reask,
       prompt,
-      source: source?.hash ?? null,
+      // One source keeps the key it always had, so existing caches still hit.
+      source: sourceKey(sources),
       images: shown.map((s) => s.hash),
       encoding: encodingKey(image),
       params: vlm.params ?? null,
@@ -232,7 +244,7 @@ export function createJudge(options: CreateJudgeOptions): Judge {
           cached = true;
           return hit;
         }
-        const value = await ask(task, prompt, shown, source, signal);
+        const value = await ask(task, prompt, shown, sources, signal);
         if (cache) {
           await cache.set(key, value).catch(() => {
             cacheWriteErrors++;
@@ -277,20 +289,19 @@ export function createJudge(options: CreateJudgeOptions): Judge {
       throw new ArrError(`a comparison needs at least 2 candidates, got ${n}`, { hint: "pass 2..N images" });
     const signal = input.signal;
     if (signal?.aborted) throw new AbortError("comparison cancelled");
-    const task: Task = input.task ?? (input.sourceImage != null ? "edit" : config.task);
+    const sourceInputs = sourceImagesOf(input);
+    const task: Task = input.task ?? (sourceInputs.length > 0 ? "edit" : config.task);
     const prep = { pool, ...(signal ? { signal } : {}) };
     // Every image is read once and encoded at most once (only on a cache miss), whatever the orders.
-    const [images, source] = await Promise.all([
+    const [images, sources] = await Promise.all([
       Promise.all(input.candidates.map((c) => lazyImage(c, image, { ...prep, role: "candidate" }))),
-      input.sourceImage != null
-        ? lazyImage(input.sourceImage, image, { ...prep, role: "source" })
-        : undefined,
+      Promise.all(sourceInputs.map((s) => lazyImage(s, image, { ...prep, role: "source" }))),
     ]);
     try {
-      return await decide(input, task, images, source, started);
+      return await decide(input, task, images, sources, started);
     } finally {
       // Every request that used these bytes has finished: allSettled in decide() waits for both orders.
-      for (const img of source ? [...images, source] : images) pool.release(img.bytes);
+      for (const img of [...images, ...sources]) pool.release(img.bytes);
     }
   }
 
@@ -298,7 +309,7 @@ export function createJudge(options: CreateJudgeOptions): Judge {
     input: CompareInput,
     task: Task,
     images: LazyImage[],
-    source: LazyImage | undefined,
+    sources: LazyImage[],
     started: number,
   ): Promise<Verdict> {
     const n = images.length;
@@ -312,14 +323,14 @@ export function createJudge(options: CreateJudgeOptions): Judge {
               randomPermutation(
                 n,
                 config.seed,
-                `${input.prompt}\u0000${source?.hash ?? ""}\u0000${images.map((i) => i.hash).join(",")}`,
+                `${input.prompt}\u0000${sources.map((s) => s.hash).join(",")}\u0000${images.map((i) => i.hash).join(",")}`,
               ),
             ]
           : [identity(n)];
     // allSettled: when one order hits the budget, the other's call (already paid) still finishes
     // and lands in the cache before the error propagates, so nothing is left running or lost.
     const settled = await Promise.allSettled(
-      perms.map((p) => runOrder(task, input.prompt, images, source, p, signal)),
+      perms.map((p) => runOrder(task, input.prompt, images, sources, p, signal)),
     );
     const rejected = settled.find((r) => r.status === "rejected");
     if (rejected) throw (rejected as PromiseRejectedResult).reason;

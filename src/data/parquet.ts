@@ -1,0 +1,162 @@
+/**
+ * Hugging Face parquet shards in Node, with hyparquet (+ hyparquet-compressors for zstd, gzip,
+ * brotli, lz4). A path can be one shard, a folder of shards (`t2i/`, `3pair/`) or a dataset root;
+ * rows are read one row group at a time, so memory stays bounded by the largest row group however
+ * large the shard. Byte arrays stay bytes (`utf8: false`): image columns hold raw PNG/JPEG files,
+ * and columns annotated as strings still decode as text.
+ */
+import { readdir, stat } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import {
+  type AsyncBuffer,
+  asyncBufferFromFile,
+  type FileMetaData,
+  parquetMetadataAsync,
+  parquetReadObjects,
+  parquetSchema,
+} from "hyparquet";
+import { compressors } from "hyparquet-compressors";
+import { DatasetError } from "../errors.js";
+
+/** Codecs hyparquet decodes itself or through hyparquet-compressors. */
+const CODECS = new Set(["UNCOMPRESSED", "SNAPPY", ...Object.keys(compressors)]);
+
+export function isParquet(path: string): boolean {
+  return /\.parquet$/i.test(path);
+}
+
+/**
+ * The shards under a path, sorted: the file itself, or every `*.parquet` below a folder (hidden
+ * folders skipped), so `t2i/`, `3pair/` and a dataset root with one folder per config all work.
+ */
+export async function findShards(path: string): Promise<string[]> {
+  const info = await stat(path).catch(() => null);
+  if (!info) {
+    throw new DatasetError(`${path}: no such file or folder`, {
+      file: path,
+      hint: "check the --dataset path",
+    });
+  }
+  if (info.isFile()) return [path];
+  const out: string[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith(".")) continue;
+      const full = join(dir, entry.name);
+      if (entry.isDirectory() && depth < 4) await walk(full, depth + 1);
+      else if (entry.isFile() && isParquet(entry.name)) out.push(full);
+    }
+  };
+  await walk(path, 0);
+  return out.sort();
+}
+
+/** The folders between `root` and a shard (e.g. ["3pair"] for root/3pair/train-00000-of-00002.parquet). */
+export function shardFolders(root: string, shard: string): string[] {
+  return relative(root, shard).split(sep).slice(0, -1);
+}
+
+export interface Shard {
+  file: string;
+  buffer: AsyncBuffer;
+  metadata: FileMetaData;
+  /** Top-level column names, in schema order. */
+  columns: string[];
+}
+
+/** Opens a shard: metadata, columns, and a check that every column's codec can be decoded. */
+export async function openShard(file: string): Promise<Shard> {
+  let buffer: AsyncBuffer;
+  let metadata: FileMetaData;
+  try {
+    buffer = await asyncBufferFromFile(file);
+    metadata = await parquetMetadataAsync(buffer);
+  } catch (cause) {
+    throw new DatasetError(`${file}: not a readable parquet file (${(cause as Error).message})`, {
+      file,
+      cause,
+      hint: "re-download the shard (a torn download has no footer)",
+    });
+  }
+  for (const group of metadata.row_groups) {
+    for (const chunk of group.columns) {
+      const codec = chunk.meta_data?.codec;
+      if (codec && !CODECS.has(codec)) {
+        const column = chunk.meta_data?.path_in_schema.join(".") ?? "?";
+        throw new DatasetError(
+          `${file}: column ${column} is ${codec}-compressed, which hyparquet and hyparquet-compressors cannot decode`,
+          {
+            file,
+            field: column,
+            hint: `re-save the shard with zstd or snappy, e.g. pyarrow.parquet.write_table(table, path, compression="zstd")`,
+          },
+        );
+      }
+    }
+  }
+  const columns = parquetSchema(metadata).children.map((c) => c.element.name);
+  return { file, buffer, metadata, columns };
+}
+
+/** One row of a shard: its 0-based index in the file and its values (int64 arrive as bigint). */
+export interface ParquetRow {
+  file: string;
+  row: number;
+  value: Record<string, unknown>;
+}
+
+async function readGroup(shard: Shard, rowStart: number, rowEnd: number, columns: string[] | undefined) {
+  const read = (cols: string[] | undefined) =>
+    parquetReadObjects({
+      file: shard.buffer,
+      metadata: shard.metadata,
+      rowStart,
+      rowEnd,
+      compressors,
+      utf8: false,
+      ...(cols ? { columns: cols } : {}),
+    });
+  try {
+    return await read(columns);
+  } catch (cause) {
+    // Find the column the library could not decode (a logical type or encoding it lacks), so the
+    // error names it; this costs a second read only on the way to an error.
+    let column = "?";
+    for (const c of columns ?? shard.columns) {
+      if (
+        await read([c]).then(
+          () => false,
+          () => true,
+        )
+      ) {
+        column = c;
+        break;
+      }
+    }
+    throw new DatasetError(
+      `${shard.file}: rows ${rowStart}-${rowEnd - 1}, column ${column}: cannot decode (${(cause as Error).message})`,
+      {
+        file: shard.file,
+        field: column,
+        cause,
+        hint: "hyparquet may not support this column's type or encoding; re-save the shard with pyarrow, or report the file",
+      },
+    );
+  }
+}
+
+/** Rows of the shards in order, one row group in memory at a time. */
+export async function* readParquetRows(
+  shards: readonly Shard[],
+  columns?: string[],
+): AsyncGenerator<ParquetRow> {
+  for (const shard of shards) {
+    let start = 0;
+    for (const group of shard.metadata.row_groups) {
+      const end = start + Number(group.num_rows);
+      const rows = await readGroup(shard, start, end, columns);
+      for (const [i, value] of rows.entries()) yield { file: shard.file, row: start + i, value };
+      start = end;
+    }
+  }
+}
