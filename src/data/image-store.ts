@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../atomic-write.js";
+import { BadField, resolveImage } from "./records.js";
 
 /** The file extension of an image from its first bytes; null when the format is not recognised. */
 export function imageExtension(bytes: Uint8Array): string | null {
@@ -46,4 +47,24 @@ export class ImageStore {
     this.written++;
     return path;
   }
+}
+
+/**
+ * The file of one `datasets` Image value (`{bytes, path}`): embedded bytes go through the store;
+ * without bytes, `path` names a file relative to `root`.
+ */
+export async function embeddedImage(
+  value: unknown,
+  field: string,
+  store: ImageStore,
+  root: string,
+): Promise<string> {
+  if (typeof value !== "object" || value === null) throw new BadField(field, "missing image");
+  const { bytes, path } = value as { bytes?: unknown; path?: unknown };
+  if (bytes instanceof Uint8Array && bytes.byteLength > 0) {
+    const file = await store.put(bytes);
+    if (!file) throw new BadField(field, "embedded bytes are not a PNG, JPEG, WebP, GIF, BMP or TIFF image");
+    return file;
+  }
+  return resolveImage(path, field, root);
 }

@@ -6,7 +6,8 @@
  * and columns annotated as strings still decode as text.
  */
 import { readdir, stat } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, sep } from "node:path";
 import {
   type AsyncBuffer,
   asyncBufferFromFile,
@@ -17,6 +18,8 @@ import {
 } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { DatasetError } from "../errors.js";
+import { ImageStore } from "./image-store.js";
+import type { AdapterOptions, RawRecord } from "./records.js";
 
 /** Codecs hyparquet decodes itself or through hyparquet-compressors. */
 const CODECS = new Set(["UNCOMPRESSED", "SNAPPY", ...Object.keys(compressors)]);
@@ -51,9 +54,14 @@ export async function findShards(path: string): Promise<string[]> {
   return out.sort();
 }
 
-/** The folders between `root` and a shard (e.g. ["3pair"] for root/3pair/train-00000-of-00002.parquet). */
-export function shardFolders(root: string, shard: string): string[] {
-  return relative(root, shard).split(sep).slice(0, -1);
+/**
+ * The folder names on the way to a shard, counted from two levels above the path the user gave, so
+ * the config folder (`t2i/`, `3pair/`) shows whether they named the root, the folder or a shard.
+ */
+export function shardFolders(given: string, shard: string): string[] {
+  return relative(dirname(dirname(given)), shard)
+    .split(sep)
+    .slice(0, -1);
 }
 
 export interface Shard {
@@ -159,4 +167,37 @@ export async function* readParquetRows(
       start = end;
     }
   }
+}
+
+/** Opens shards and checks they hold the columns a format reads; a wrong format names both lists. */
+export async function openShards(files: readonly string[], format: string, expected: readonly string[]) {
+  const shards: Shard[] = [];
+  for (const file of files) {
+    const shard = await openShard(file);
+    const missing = expected.filter((c) => !shard.columns.includes(c));
+    if (missing.length > 0) {
+      throw new DatasetError(
+        `${file}: --format ${format} expects columns ${expected.join(", ")}; found ${shard.columns.join(", ")} (missing ${missing.join(", ")})`,
+        { file, field: missing[0], hint: "omit --format to detect the layout, or pass the one that matches" },
+      );
+    }
+    shards.push(shard);
+  }
+  return shards;
+}
+
+/** Parquet rows as records for `collect`, located as `file row N`. */
+export async function* parquetRecords(
+  shards: readonly Shard[],
+  columns?: string[],
+): AsyncGenerator<RawRecord> {
+  let index = 0;
+  for await (const r of readParquetRows(shards, columns)) {
+    yield { value: r.value, file: r.file, where: `${r.file} row ${r.row}`, line: r.row, index: index++ };
+  }
+}
+
+/** The image store for a reader's options (default `<tmpdir>/autorubric-images`). */
+export function imageStoreFor(options: AdapterOptions): ImageStore {
+  return new ImageStore(options.imageCacheDir ?? join(tmpdir(), "autorubric-images"));
 }

@@ -46,6 +46,8 @@ export interface AdapterResult {
 /** One raw record and where it came from. */
 export interface RawRecord {
   value: unknown;
+  /** The file (JSON, JSONL or parquet shard) the record is in. */
+  file: string;
   /** `file:line`, `file item N` or `file row N`. */
   where: string;
   /** 1-based line (JSONL) or 0-based item/row index. */
@@ -106,7 +108,13 @@ export async function readRecords(file: string, arrayKey?: string): Promise<RawR
         rows = (rows as Record<string, unknown>)[arrayKey];
       }
       if (Array.isArray(rows)) {
-        return rows.map((value, index) => ({ value, where: `${file} item ${index}`, line: index, index }));
+        return rows.map((value, index) => ({
+          value,
+          file,
+          where: `${file} item ${index}`,
+          line: index,
+          index,
+        }));
       }
       if (!trimmed.startsWith("{") || arrayKey) {
         throw new DatasetError(
@@ -114,13 +122,19 @@ export async function readRecords(file: string, arrayKey?: string): Promise<RawR
           { file, field: arrayKey, hint: "check --format matches the file" },
         );
       }
-      return [{ value: parsed, where: `${file}:1`, line: 1, index: 0 }];
+      return [{ value: parsed, file, where: `${file}:1`, line: 1, index: 0 }];
     }
   }
   const records: RawRecord[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     if (raw.trim() === "") return;
-    const record: RawRecord = { value: null, where: `${file}:${i + 1}`, line: i + 1, index: records.length };
+    const record: RawRecord = {
+      value: null,
+      file,
+      where: `${file}:${i + 1}`,
+      line: i + 1,
+      index: records.length,
+    };
     try {
       record.value = JSON.parse(raw);
     } catch (error) {
@@ -159,8 +173,11 @@ export function asObject(value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** Outcome of converting one record: a pair, or an item left out on purpose. */
-export type Converted = { pair: PreferencePair } | { excluded: SkippedItem };
+/**
+ * Outcome of converting one record: a pair, an item left out on purpose, or null for a record that
+ * only feeds a later item (a row of a multi-row group).
+ */
+export type Converted = { pair: PreferencePair } | { excluded: SkippedItem } | null;
 
 export interface CollectOptions extends AdapterOptions {
   /** Keys holding an item's own id, tried in order (default id, pair_id, dev_id). */
@@ -200,6 +217,7 @@ export async function collect(
         }
       }
       const converted = await convert(record, id, raw);
+      if (converted === null) continue;
       if ("pair" in converted) {
         if (ids.has(converted.pair.id)) {
           throw new DatasetError(`${raw.where}: duplicate item id "${converted.pair.id}"`, {

@@ -5,7 +5,7 @@
  * what it returns (re-exported by evaluate.ts).
  */
 import type { Price } from "../config/schema.js";
-import type { PreferencePair } from "../data/pairs.js";
+import type { PairwiseLabel, PreferencePair } from "../data/pairs.js";
 import type { SkippedItem } from "../data/records.js";
 import type { TokenUsage } from "../vlm/usage.js";
 import type { BootstrapOptions, Interval } from "./stats.js";
@@ -90,7 +90,10 @@ export interface OrderOutcome {
   outcome: "decided" | "tie" | "invalid" | "error";
   /** Predicted rank per candidate in the dataset's order (1 = best); null unless decided. */
   predictedRank: number[] | null;
+  /** Per item (per group for pairwise-labelled items: every comparison right). */
   correct: boolean;
+  /** Pairwise-labelled items: how many of the item's comparisons this judgement got right. */
+  comparisonsCorrect?: number;
   reason: string;
   raw: string | null;
   error: string | null;
@@ -111,7 +114,10 @@ export interface ItemResult {
   prompt: string;
   sourceImages?: string[];
   images: string[];
-  labelRank: number[];
+  /** The human order, 1 = best (ties share a rank); null for a group whose pairwise labels admit none. */
+  labelRank: number[] | null;
+  /** The pairwise human labels, when the item was built from them (EditReward-Bench). */
+  comparisons?: PairwiseLabel[];
   category?: string;
   meta?: Record<string, unknown>;
   /** One entry per requested order, in the order requested. */
@@ -149,6 +155,24 @@ export interface AccuracySummary {
   invalidRate: number;
   /** Share of items whose decided winners differ between orders; null with one order. */
   flipRate: number | null;
+  /** Items with pairwise labels only: both readings of the benchmark side by side. */
+  pairwise?: PairwiseSummary;
+}
+
+/** Per-comparison and per-group accuracy of pairwise-labelled items (EditReward-Bench). */
+export interface PairwiseSummary {
+  /** Comparisons x orders judged; every group's comparisons count, consistent or not. */
+  comparisons: number;
+  comparisonsCorrect: number;
+  /** Per comparison, a tie label its own outcome (how the benchmark's scripts score). */
+  comparisonAccuracy: number;
+  /** Groups with a consistent order (the per-group denominator, per order). */
+  groups: number;
+  groupsCorrect: number;
+  /** Per group: every comparison of the group right, over consistent groups and orders. */
+  groupAccuracy: number;
+  /** Groups whose pairwise labels admit no order (e.g. A>B, B>C, C>A): counted, never scored per group. */
+  inconsistentGroups: number;
 }
 
 export interface EvalUsage {

@@ -198,7 +198,7 @@ def editreward(root: Path) -> None:
 
 def hpdv3(root: Path) -> None:
     rows = []
-    for i, (good, bad) in enumerate([(200, 40), (180, 70), (160, 90)]):
+    for i, (good, bad) in enumerate([(200, 40), (180, 70), (90, 160)]):
         rows.append(
             {
                 "prompt": f"hpd prompt {i}",
