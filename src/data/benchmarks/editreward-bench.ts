@@ -67,7 +67,11 @@ export function parseComparison(ranking: string, comparisonType: string): Pairwi
 export function rebuildOrder(n: number, labels: readonly PairwiseLabel[]): number[] | null {
   // Tie classes first (union-find), then strict edges between classes.
   const parent = Array.from({ length: n }, (_, i) => i);
-  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i] as number)));
+  const find = (i: number): number => {
+    let root = i;
+    while (parent[root] !== root) root = parent[root] as number;
+    return root;
+  };
   for (const l of labels) if (l.relation === "=") parent[find(l.a)] = find(l.b);
   const better = new Map<number, Set<number>>(); // class -> classes strictly worse
   for (const l of labels) {
