@@ -18,6 +18,9 @@ Two policy choices worth knowing:
   which makes the first update exactly on-policy (ratio 1 in fp32) on kernels that are not
   batch-invariant. Every rank runs the same number of forwards per step (prompts x candidates x
   trained steps), which FSDP needs: it gathers shards inside each forward.
+
+Letters in shapes and loops: K candidates per prompt, S sampler steps, T trained steps per
+candidate, (L, C) the packed latent's tokens and channels.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from autorubric_runtime.run_config import RunCfg
 
 log = logging.getLogger("autorubric_runtime.trainer")
 
-#: writes decoded candidates (C, 3, H, W) in [0, 1] under the given names; returns absolute paths
+#: writes decoded candidates (K, 3, H, W) in [0, 1] under the given names; returns absolute paths
 ImageWriter = Callable[[Tensor, list[str]], list[str]]
 
 
@@ -226,11 +229,11 @@ class _Sampled:
     handle: Any  # reward handle
     steps: list[list[int]]  # per candidate: the transitions it trains
     ref: dict[tuple[int, int], Tensor] = field(default_factory=dict)  # (candidate, step) -> (1,) reference log-prob
-    adv: Tensor | None = None  # (C,)
+    adv: Tensor | None = None  # (K,)
 
 
 @dataclass
-class StepResult:
+class TrainStepResult:
     updated: bool  # this outer step closed an accumulation window (the optimizer stepped)
     update: int  # optimizer updates done after this step
     metrics: dict[str, float | int | None]  # the window's metrics (reduced over ranks) when updated, else {}
@@ -243,12 +246,12 @@ def _timer(stats: WindowStats, name: str) -> Iterator[None]:
     setattr(stats, name, getattr(stats, name) + time.perf_counter() - t0)
 
 
-def train_step(state: TrainState) -> StepResult:
+def train_step(state: TrainState) -> TrainStepResult:
     """One outer step on this rank: sample, judge, reference, loss and backward; update at the window's end."""
     from autorubric_runtime.sampler import init_noise, rollout, transition_log_prob
 
     cfg, ad, info, w = state.cfg, state.adapter, state.info, state.window
-    C, S, T = cfg.sampler.candidates, cfg.sampler.steps, cfg.trained_steps
+    K, S, T = cfg.sampler.candidates, cfg.sampler.steps, cfg.trained_steps
     sampler_cfg = cfg.section("sampler")
     rows = state.data.next_batch(cfg.prompts_per_gpu, info)
     closes_window = state.micro == cfg.grad_accum - 1
@@ -259,19 +262,19 @@ def train_step(state: TrainState) -> StepResult:
     sampled: list[_Sampled] = []
     for i, row in enumerate(rows):
         with _timer(w, "time_sampling"), torch.no_grad(), state.autocast():
-            cond = ad.encode([row.prompt], [row.source_image] if row.source_image else None).repeat_each(C)
-            x_init = init_noise(ad, 1, C, state.sample_gen, same_noise=cfg.sampler.same_init_noise)  # (C, L, Ch)
+            cond = ad.encode([row.prompt], [row.source_image] if row.source_image else None).repeat_each(K)
+            x_init = init_noise(ad, 1, K, state.sample_gen, same_noise=cfg.sampler.same_init_noise)  # (K, L, C)
             ro = rollout(ad, cond, sampler_cfg, state.sample_gen, init_noise=x_init)
         with _timer(w, "time_decode"), torch.no_grad():
-            pixels = ad.decode(ro.judged(cfg.sampler.judged_image)).float().clamp(0, 1).cpu()  # (C, 3, H, W)
-            names = [f"r{info.rank}-o{state.outer}-p{i}-c{c}.png" for c in range(C)]
+            pixels = ad.decode(ro.judged(cfg.sampler.judged_image)).float().clamp(0, 1).cpu()  # (K, 3, H, W)
+            names = [f"r{info.rank}-o{state.outer}-p{i}-c{c}.png" for c in range(K)]
             paths = state.write_images(pixels, names) if state.write_images else []
         index = state.outer * cfg.prompts_per_gpu + i
         handle = state.reward.submit(
             JudgeRequest(info.rank, state.update, index, row.prompt, paths, row.source_image, pixels)
         )
         # the last transition is never trained; each candidate draws its own subset of the others
-        steps = [sorted(torch.randperm(S - 1, generator=state.select_gen)[:T].tolist()) for _ in range(C)]
+        steps = [sorted(torch.randperm(S - 1, generator=state.select_gen)[:T].tolist()) for _ in range(K)]
         sampled.append(_Sampled(ro, handle, steps))
 
     #    ... and while the judge works, compute the reference log-probs (LoRA scaled to zero, no grad).
@@ -289,11 +292,11 @@ def train_step(state: TrainState) -> StepResult:
     for s in sampled:
         with _timer(w, "time_judge_wait"):
             result = state.reward.result(s.handle)
-        s.adv = _advantages(result, C, w)
+        s.adv = _advantages(result, K, w)
 
     # 4. per trained timestep: log-prob with grad -> ratio -> rpo_loss -> backward, scaled so that
     #    the update is the mean over (window outer steps x samples x trained steps).
-    scale = 1.0 / (cfg.grad_accum * len(rows) * C * T)
+    scale = 1.0 / (cfg.grad_accum * len(rows) * K * T)
     work = [(s, c, j) for s in sampled for c, js in enumerate(s.steps) for j in js]
     with _timer(w, "time_update"):
         for n, (s, c, j) in enumerate(work):
@@ -316,7 +319,7 @@ def train_step(state: TrainState) -> StepResult:
     state.micro += 1
     state.outer += 1
     if state.micro < cfg.grad_accum:
-        return StepResult(False, state.update, {})
+        return TrainStepResult(False, state.update, {})
 
     # 5. update boundary: clip the grad norm, AdamW step, LR scheduler step, zero grads.
     with _timer(w, "time_update"):
@@ -331,14 +334,14 @@ def train_step(state: TrainState) -> StepResult:
     # 6. metrics of the window, reduced over ranks
     metrics = window_metrics(state, grad_norm, lr)
     state.window = WindowStats()
-    return StepResult(True, state.update, metrics)
+    return TrainStepResult(True, state.update, metrics)
 
 
-def _advantages(result: JudgeResult, C: int, w: WindowStats) -> Tensor:
-    w.samples += C
+def _advantages(result: JudgeResult, K: int, w: WindowStats) -> Tensor:
+    w.samples += K
     outcome = result.outcome
-    if outcome == "decided" and len(result.rewards) != C:
-        log.warning("judge returned %d rewards for %d candidates; treated as failed", len(result.rewards), C)
+    if outcome == "decided" and len(result.rewards) != K:
+        log.warning("judge returned %d rewards for %d candidates; treated as failed", len(result.rewards), K)
         outcome = "failed"
     setattr(w, outcome, getattr(w, outcome) + 1)
     if result.agreement is not None:
@@ -346,7 +349,7 @@ def _advantages(result: JudgeResult, C: int, w: WindowStats) -> Tensor:
         w.agree_yes += float(bool(result.agreement))
     w.cached += float(result.cached)
     if outcome != "decided":
-        return torch.zeros(C)
+        return torch.zeros(K)
     adv = torch.tensor(result.rewards, dtype=torch.float32)
     w.reward_sum += float(adv.sum())
     return adv

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../atomic-write.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 import { BadField, resolveImage } from "./records.js";
 
 /** The file extension of an image from its first bytes; null when the format is not recognised. */

@@ -9,7 +9,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { DatasetError } from "../errors.js";
-import type { PreferencePair } from "./pairs.js";
+import type { PreferencePair } from "./types.js";
 
 /** A row left out, and why. */
 export interface SkippedItem {

@@ -15,7 +15,7 @@
 
 import type { PairwiseLabel } from "../data/pairs.js";
 import { AbortError, ArrError, DatasetError, ImageError, VlmError } from "../errors.js";
-import { mapLimited } from "../vlm/map-limited.js";
+import { mapLimited } from "../util/map-limited.js";
 import { callCost } from "../vlm/usage.js";
 import { type BootstrapOptions, bootstrapInterval, type Interval, meanAt } from "./stats.js";
 import type {
