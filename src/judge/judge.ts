@@ -73,17 +73,6 @@ function sameRanking(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** The source images of a comparison, in order (`sourceImages`, else the single `sourceImage`). */
-function sourceImagesOf(input: CompareInput): ImageInput[] {
-  if (input.sourceImages && input.sourceImages.length > 0) return [...input.sourceImages];
-  return input.sourceImage != null ? [input.sourceImage] : [];
-}
-
-function sourceKey(sources: readonly LazyImage[]): string | string[] | null {
-  if (sources.length === 0) return null;
-  return sources.length === 1 ? (sources[0] as LazyImage).hash : sources.map((s) => s.hash);
-}
-
 const ZERO_USAGE: TokenUsage = { promptTokens: 0, completionTokens: 0 };
 
 /**
@@ -231,7 +220,7 @@ export function createJudge(options: CreateJudgeOptions): Judge {
       reask: config.reask,
       prompt,
       // One source keeps the key it always had, so existing caches still hit.
-      source: sourceKey(sources),
+      source: sources.length <= 1 ? (sources[0]?.hash ?? null) : sources.map((s) => s.hash),
       images: shown.map((s) => s.hash),
       encoding: encodingKey(image),
       params: vlm.params ?? null,
@@ -290,7 +279,11 @@ export function createJudge(options: CreateJudgeOptions): Judge {
       throw new ArrError(`a comparison needs at least 2 candidates, got ${n}`, { hint: "pass 2..N images" });
     const signal = input.signal;
     if (signal?.aborted) throw new AbortError("comparison cancelled");
-    const sourceInputs = sourceImagesOf(input);
+    const sourceInputs = input.sourceImages?.length
+      ? input.sourceImages
+      : input.sourceImage != null
+        ? [input.sourceImage]
+        : [];
     const task: Task = input.task ?? (sourceInputs.length > 0 ? "edit" : config.task);
     const prep = { pool, ...(signal ? { signal } : {}) };
     // Every image is read once and encoded at most once (only on a cache miss), whatever the orders.

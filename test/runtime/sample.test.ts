@@ -37,7 +37,10 @@ describe("sample", () => {
     const { config } = await loadConfig({ preset: "tiny-cpu" });
     const bridge = recordingBridge();
     const prompts = await readSamplePrompts(
-      tmp("m.jsonl", '{"tag": "a", "prompt": "one"}\n{"tag": "b", "prompt": "two"}\n'),
+      tmp(
+        "m.jsonl",
+        '{"tag": "a", "include": [], "prompt": "one"}\n{"tag": "b", "include": [], "prompt": "two"}\n',
+      ),
     );
     const result = await sample({
       config,
@@ -52,8 +55,8 @@ describe("sample", () => {
     expect(bridge.calls[0]?.op).toBe("sample");
     expect(args.config).toEqual(config.train);
     expect(args.prompts).toEqual([
-      { tag: "a", prompt: "one" },
-      { tag: "b", prompt: "two" },
+      { tag: "a", include: [], prompt: "one" },
+      { tag: "b", include: [], prompt: "two" },
     ]);
     // Image j of prompt i uses seed + 4i + j: no two images share a seed.
     expect(args.seeds).toEqual([10, 14]);
