@@ -7,7 +7,8 @@ is the "quality" the test stand-in VLM sees (it prefers the brighter image), so 
 figure in the tests can be computed by hand from the levels below.
 
     python benchmark_fixtures.py OUT_DIR                   # the test fixtures
-    python benchmark_fixtures.py --bench-shard FILE --mb N  # one shard of N MB of 512x512 PNGs
+    python benchmark_fixtures.py --bench-shard FILE --mb N [--codec datasets|snappy]
+                                                            # one shard of N MB of 512x512 PNGs
 """
 
 from __future__ import annotations
@@ -216,15 +217,20 @@ def hpdv3(root: Path) -> None:
     (root / "test.json").write_text(json.dumps(rows, indent=1))
 
 
-def bench_shard(path: Path, megabytes: int) -> None:
-    """Unique 512x512 noise PNGs (about 0.8 MB each) in row groups of 100, as `datasets` writes them."""
+def bench_shard(path: Path, megabytes: int, codec: str) -> None:
+    """Unique 512x512 noise PNGs (about 0.8 MB each) in row groups of 100, as `datasets` writes them.
+
+    codec "datasets": image bytes uncompressed, other columns snappy (recent `datasets`);
+    "snappy": everything snappy (older releases).
+    """
     schema = pa.schema([("id", pa.string()), ("image", IMAGE)])
     meta = {"info": {"features": features(schema, {"image"}, set())}}
     schema = schema.with_metadata({"huggingface": json.dumps(meta)})
     rng = np.random.default_rng(0)
     path.parent.mkdir(parents=True, exist_ok=True)
     written, i = 0, 0
-    with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+    compression = {"id": "snappy", "image.bytes": "none", "image.path": "snappy"} if codec == "datasets" else "snappy"
+    with pq.ParquetWriter(path, schema, compression=compression) as writer:
         while written < megabytes * 1_000_000:
             rows = []
             for _ in range(100):
@@ -243,9 +249,10 @@ def main() -> None:
     parser.add_argument("out", nargs="?", type=Path)
     parser.add_argument("--bench-shard", type=Path)
     parser.add_argument("--mb", type=int, default=200)
+    parser.add_argument("--codec", choices=["datasets", "snappy"], default="datasets")
     args = parser.parse_args()
     if args.bench_shard:
-        bench_shard(args.bench_shard, args.mb)
+        bench_shard(args.bench_shard, args.mb, args.codec)
         return
     mmrb2(args.out / "mmrb2")
     editreward(args.out / "editreward-bench")
