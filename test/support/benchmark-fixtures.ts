@@ -22,7 +22,11 @@ export async function makeBenchmarkFixtures(): Promise<string> {
 
 /** One parquet shard of about `megabytes` MB of unique 512x512 PNGs (for the bench). */
 export function makeBenchShard(file: string, megabytes: number, codec: "datasets" | "snappy"): void {
-  execFileSync(resolvePython().path, [SCRIPT, "--bench-shard", file, "--mb", String(megabytes), "--codec", codec], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  execFileSync(
+    resolvePython().path,
+    [SCRIPT, "--bench-shard", file, "--mb", String(megabytes), "--codec", codec],
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
 }
