@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -31,7 +32,9 @@ import torch
 from torch import Tensor
 
 from autorubric_runtime import distributed as D
+from autorubric_runtime import lifeline
 from autorubric_runtime.checkpoint import latest_checkpoint, load_model_weights, restore_training_state, save_checkpoint
+from autorubric_runtime.launch import LAUNCHER_PID
 from autorubric_runtime.reward_client import AuthError, RewardFn, ServiceClient, ServiceReward
 from autorubric_runtime.run_config import RunCfg, RunConfigError, load_run_config
 from autorubric_runtime.trainer import PromptRow, TrainState, build_train_state, train_step
@@ -126,7 +129,6 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
         parts.mkdir(parents=True, exist_ok=True)
     D.barrier(info)
     indices = D.shard(list(range(len(prompts))), info)
-    sampler_cfg = cfg.section("sampler")
     L, Ch = ad.latent_shape
     # Editing needs a source image per eval instruction: the dataset's rows in file order, cycled.
     sources = [row.source_image for row in state.data.rows] if cfg.judge_task == "edit" else []
@@ -138,7 +140,7 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
             with torch.no_grad(), state.autocast():
                 ctx = state.reference_mode() if label == "base" else contextlib.nullcontext()
                 with ctx:
-                    ro = rollout(ad, cond, sampler_cfg, gen, init_noise=init)
+                    ro = rollout(ad, cond, cfg.sampler, gen, init_noise=init)
                 judged = ro.x0_last if cfg.sampler.judged_image == "x0_last" else ro.final
                 image = ad.decode(judged).float().clamp(0, 1).cpu()[0]
             if k == indices.index(gi):  # padding repeats are computed (collectives) but not written
@@ -183,18 +185,20 @@ def build_state(
     from autorubric_runtime.lora import attach_lora, load_lora
     from autorubric_runtime.models.base import load_adapter
 
-    model_cfg = cfg.section("model")
-    if cfg.distributed.strategy == "fsdp" and info.active and model_cfg["dtype"] == "auto":
+    model_cfg = cfg.model
+    if cfg.distributed.strategy == "fsdp" and info.active and model_cfg.dtype == "auto":
         # FSDP1 flattens each block into one tensor of one dtype, and the LoRA is fp32: keep the base in
         # fp32 too and let FSDP mixed precision compute in bf16 (the usual FSDP recipe)
-        model_cfg["dtype"] = "float32"
+        model_cfg = dataclasses.replace(model_cfg, dtype="float32")
     with D.rank_zero_first(info):  # a tiny model is built once into the cache by rank 0
-        adapter = load_adapter(model_cfg, cfg.section("sampler"), info.device)
-    attach_lora(adapter.transformer, cfg.section("lora"))
+        adapter = load_adapter(model_cfg, cfg.sampler, info.device)
+    attach_lora(adapter.transformer, cfg.lora)
     if cfg.gradient_checkpointing and hasattr(adapter.transformer, "enable_gradient_checkpointing"):
         adapter.transformer.enable_gradient_checkpointing()
-    ckpt = latest_checkpoint(Path(cfg.run_dir) / "checkpoints") if cfg.resume else None
-    if cfg.resume and ckpt is None:
+    # a group torchrun restarted after a crash continues from the latest checkpoint, like --resume
+    resume = cfg.resume or D.restart_count() > 0
+    ckpt = latest_checkpoint(Path(cfg.run_dir) / "checkpoints") if resume else None
+    if resume and ckpt is None:
         log.warning("resume requested but %s/checkpoints has no checkpoint yet; starting from update 0", cfg.run_dir)
     if ckpt is not None:
         load_model_weights(ckpt, adapter.transformer)
@@ -230,8 +234,16 @@ def run(cfg: RunCfg, reward: RewardFn | None = None, client: ServiceClient | Non
         saved = state.update if ckpt is not None else -1
         if info.is_main and client is not None:
             client.post_event(
-                "started", {"update": state.update, "world_size": info.world_size, "resumed": ckpt is not None}
+                "started",
+                {
+                    "update": state.update,
+                    "world_size": info.world_size,
+                    "resumed": ckpt is not None,
+                    "restart": D.restart_count(),
+                },
             )
+        # nothing is judged before the controller knows which updates are redone (it drops their old rows)
+        D.barrier(info)
         stop_reason: str | None = None
         while state.update < cfg.max_steps:
             result = train_step(state)
@@ -307,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autorubric_runtime.worker", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="run.json written by `arr train`")
     args = parser.parse_args(argv)
+    lifeline.bind_from_env(LAUNCHER_PID)  # torchrun starts workers in new sessions: die with it
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     started = time.monotonic()
     try:

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from payloads import merge, run_data
 
 from autorubric_runtime import worker
 from autorubric_runtime.reward_client import AuthError, ServiceClient
@@ -110,23 +111,25 @@ def write_run(run_dir: Path, model_dir: Path, url: str, token: str = TOKEN, **ov
     (run_dir / "prompts.jsonl").write_text(
         "".join(json.dumps({"prompt": p, "source_image": None}) + "\n" for p in prompts)
     )
-    data = {
-        "model": {"family": "flux", "path": str(model_dir), "dtype": "float32"},
-        "dataset": {"path": str(run_dir / "prompts.jsonl")},
-        "sampler": {"steps": 4, "height": 32, "width": 32},
-        "optim": {"lr": 1e-3},
-        "max_steps": 10,
-        "checkpoint_every": 50,
-        "eval_every": 1,
-        "eval_prompts": ["a red cat", "a yellow sun"],
-        "gradient_checkpointing": False,
-        "mixed_precision": "no",
-        "run_dir": str(run_dir),
-        "judge_task": "t2i",
-        "resume": False,
-        "service": {"url": url, "token": token},
-        **overrides,
-    }
+    data = merge(
+        run_data(
+            model={"path": str(model_dir), "dtype": "float32"},
+            sampler={"steps": 4, "height": 32, "width": 32},
+            optim={"lr": 1e-3},
+            max_steps=10,
+            checkpoint_every=50,
+            eval_every=1,
+            eval_prompts=["a red cat", "a yellow sun"],
+            gradient_checkpointing=False,
+            mixed_precision="no",
+            run_dir=str(run_dir),
+            prompts_file=str(run_dir / "prompts.jsonl"),
+            judge_task="t2i",
+            resume=False,
+            service={"url": url, "token": token},
+        ),
+        overrides,
+    )
     (run_dir / "run.json").write_text(json.dumps(data))
     return data
 
@@ -180,7 +183,7 @@ def test_worker_trains_stops_on_request_with_a_checkpoint_and_resumes(tiny_flux_
         assert worker.run(cfg) == 0
     finally:
         service.close()
-    assert service.events[0]["data"] == {"update": 2, "world_size": 1, "resumed": True}
+    assert service.events[0]["data"] == {"update": 2, "world_size": 1, "resumed": True, "restart": 0}
     assert [m["step"] for m in service.metrics] == [3]
     assert service.judged[0]["step"] == 2 and Path(service.judged[0]["images"][0]).name == "r0-o2-p0-c0.png"
     assert (run_dir / "checkpoints" / "latest").read_text().strip() == "checkpoint-3"

@@ -12,7 +12,7 @@
  * benchmark's scripts score) and per group (every comparison of the item right). A group whose
  * labels admit no order (no `labelRank`) enters the per-comparison figure only, and is counted.
  */
-
+import { JUDGE_DEFAULTS } from "../config/schema.js";
 import type { PairwiseLabel } from "../data/pairs.js";
 import { AbortError, ArrError, DatasetError, ImageError, VlmError } from "../errors.js";
 import { mapLimited } from "../util/map-limited.js";
@@ -392,7 +392,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     options.onProgress?.({ done, total: tasks.length, accuracy: correctSoFar / done });
   };
 
-  await mapLimited(tasks, options.concurrency ?? 8, async (task) => {
+  await mapLimited(tasks, options.concurrency ?? JUDGE_DEFAULTS.concurrency, async (task) => {
     if (options.signal?.aborted) throw new AbortError("evaluation aborted");
     await runOne(task);
   });

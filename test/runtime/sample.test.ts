@@ -53,7 +53,8 @@ describe("sample", () => {
     });
     const args = bridge.calls[0]?.args ?? {};
     expect(bridge.calls[0]?.op).toBe("sample");
-    expect(args.config).toEqual(config.train);
+    expect(args.model).toEqual(config.train?.model);
+    expect(args.sampler).toEqual(config.train?.sampler);
     expect(args.prompts).toEqual([
       { tag: "a", include: [], prompt: "one" },
       { tag: "b", include: [], prompt: "two" },
