@@ -249,7 +249,7 @@ export async function collect(
     const first = missing[0] as SkippedItem;
     const ids = missing.slice(0, SHOWN_IDS).map((m) => `"${m.id}"`);
     throw new DatasetError(
-      `${file}: ${missing.length} item${missing.length === 1 ? "" : "s"} name images that do not exist (${ids.join(", ")}${missing.length > SHOWN_IDS ? ", ..." : ""}); first: ${first.where} field ${first.field}: ${first.reason}`,
+      `${file}: ${missing.length === 1 ? "1 item names an image that does not exist" : `${missing.length} items name images that do not exist`} (${ids.join(", ")}${missing.length > SHOWN_IDS ? ", ..." : ""}); first: ${first.where} field ${first.field}: ${first.reason}`,
       {
         file,
         field: first.field,

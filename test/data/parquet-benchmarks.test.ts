@@ -115,7 +115,7 @@ describe("HPDv3 with an image missing from the archive", () => {
     const file = join(root, "hpdv3", "test.json");
     const err = await loadDataset(file, null).catch((e) => e);
     expect(err).toBeInstanceOf(DatasetError);
-    expect(err.message).toMatch(/1 item name images that do not exist \("test\.json#1"\)/);
+    expect(err.message).toMatch(/1 item names an image that does not exist \("test\.json#1"\)/);
     expect(err.hint).toMatch(/MizzenAI\/HPSv3 issue 21/);
     const r = await loadDataset(file, null, { skipBad: true });
     expect(r.pairs.map((p) => p.prompt)).toEqual(["hpd prompt 0", "hpd prompt 2"]);
