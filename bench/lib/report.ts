@@ -3,6 +3,7 @@
  * results object; the prose around it says what was measured and how, never what it should be.
  */
 import type { ThroughputRow } from "../judge.js";
+import { parquetTargets, renderParquet } from "../parquet.js";
 import type { BenchResults } from "../run.js";
 
 const f = (x: number | null | undefined, d = 1) => (x == null || !Number.isFinite(x) ? "—" : x.toFixed(d));
@@ -106,6 +107,7 @@ export function renderResults(r: BenchResults): string {
       ]);
     }
   }
+  if (r.parquet) trows.push(...parquetTargets(r.parquet));
   out.push(table(["target", "measured", "status"], trows), "");
 
   if (r.judge) {
@@ -320,6 +322,8 @@ export function renderResults(r: BenchResults): string {
   } else {
     out.push("Not measured in this run.", "");
   }
+
+  if (r.parquet) out.push(...renderParquet(r.parquet, table));
 
   out.push("## GPU (one H200)", "");
   out.push(
