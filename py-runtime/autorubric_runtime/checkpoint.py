@@ -8,7 +8,11 @@ A checkpoint holds
 - ``optimizer-rank<r>.pt``, ``rng-rank<r>.pt``: every rank's optimizer state (FSDP shards it) and
   RNG states (torch CPU/CUDA, numpy, python, the sampling and timestep-selection generators);
 - ``scheduler.pt`` and ``state.json``: LR scheduler, counters (updates, outer steps, judged totals),
-  the data position, world size and strategy.
+  the data position, world size and strategy;
+- ``pending-rank<r>.pt``: with ``train.pipeline.depth`` 1, the batch sampled but not yet trained
+  (trajectories, old log-probs, reference means, judge request). The uninterrupted run trains it
+  with the weights after this checkpoint, so the resumed run must too: it cannot be re-sampled
+  (the sampling weights are gone), it is judged again instead.
 
 Writes are atomic: everything goes into ``.tmp-checkpoint-<update>`` and is renamed when complete,
 then ``latest`` is replaced (write + rename), so a crash mid-save leaves the previous checkpoint
@@ -32,6 +36,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from autorubric_runtime import distributed as D
+from autorubric_runtime.batch import batch_from_dict, batch_to_dict
 from autorubric_runtime.trainer import TrainState
 
 log = logging.getLogger("autorubric_runtime.checkpoint")
@@ -82,6 +87,7 @@ def save_checkpoint(state: TrainState, root: str | Path) -> Path:
     trainable = D.trainable_state(state.model, info)  # collective under FSDP
     torch.save(state.optimizer.state_dict(), tmp / f"optimizer-rank{info.rank}.pt")
     torch.save(_rng_state(state), tmp / f"rng-rank{info.rank}.pt")
+    torch.save([batch_to_dict(b) for b in state.pending], tmp / f"pending-rank{info.rank}.pt")
     if info.is_main:
         assert trainable is not None
         save_file({k: v.contiguous() for k, v in trainable.items()}, str(tmp / "trainable.safetensors"))
@@ -182,4 +188,8 @@ def restore_training_state(ckpt: Path, state: TrainState) -> None:
     state.micro = 0
     state.data.position = int(meta["data_position"])
     state.totals = {k: float(v) for k, v in meta.get("totals", {}).items()}
+    pending = ckpt / f"pending-rank{info.rank}.pt"
+    if pending.is_file():
+        # weights_only: the file holds tensors, numbers, strings and lists only
+        state.pending = [batch_from_dict(state, b) for b in torch.load(pending, map_location="cpu", weights_only=True)]
     log.info("resumed from %s (update %d)", ckpt, state.update)

@@ -74,10 +74,16 @@ class SamplerCfg:
 class RpoCfg:
     clip_range: float = 0.2
     kl_beta: float = 0.01
+    kl_estimator: Literal["closed_form", "sample"] = "closed_form"
     adv_clip: float = 5.0
     timestep_fraction: float = 1.0
     win_reward: float = 1.0
     lose_reward: float = -0.1
+
+
+@dataclass(frozen=True)
+class PipelineCfg:
+    depth: Literal[0, 1] = 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,7 @@ class RunCfg:
     sampler: SamplerCfg = field(default_factory=SamplerCfg)
     rpo: RpoCfg = field(default_factory=RpoCfg)
     optim: OptimCfg = field(default_factory=OptimCfg)
+    pipeline: PipelineCfg = field(default_factory=PipelineCfg)
     prompts_per_gpu: int = 1
     grad_accum: int = 1
     max_steps: int = 300
