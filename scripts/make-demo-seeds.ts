@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import sharp from "sharp";
-import { seededRng } from "../src/random.js";
+import { seededRng } from "../src/util/random.js";
 
 /** Look of one synthetic image. */
 export interface SwatchStyle {

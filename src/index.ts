@@ -13,9 +13,11 @@ export {
 } from "./config/load.js";
 export { DEFAULT_PRESET, listPresets, type PresetInfo, presetFile, presetsDir } from "./config/presets.js";
 export * from "./config/schema.js";
+export * from "./data/benchmarks/index.js";
+export * from "./data/pairs.js";
+export { readSamplePrompts, type SamplePrompt } from "./data/sample-prompts.js";
 export { type DemoOptions, type DemoResult, type DemoStage, runDemo } from "./demo/demo.js";
 export * from "./errors.js";
-export * from "./eval/adapters/index.js";
 export {
   type CompareOptions,
   type CompareVariant,
@@ -30,7 +32,6 @@ export { type ReportInput, type VariantRubric, writeEvalOutputs } from "./eval/r
 export { bootstrapMean, type Interval, mcnemarExact, pairedBootstrapDifference } from "./eval/stats.js";
 export type { EvalPair, JudgeLike, SkippedItem, VerdictLike } from "./eval/types.js";
 export * from "./judge/judge.js";
-export * from "./judge/pairs.js";
 export { type ParseResult, parseVerdict } from "./judge/parse.js";
 export { TEMPLATE_VERSION } from "./judge/prompt.js";
 export * from "./judge/reward.js";
@@ -62,13 +63,7 @@ export {
 export { induceZeroShot, type ZeroShotOptions } from "./rubrics/zero-shot.js";
 export { type Bridge, type BridgeOptions, type CallOptions, createBridge } from "./runtime/bridge.js";
 export { type DoctorReport, probePythonVersions, runDoctor } from "./runtime/doctor.js";
-export {
-  readSamplePrompts,
-  type SampleOptions,
-  type SamplePrompt,
-  type SampleResult,
-  sample,
-} from "./runtime/sample.js";
+export { type SampleOptions, type SampleResult, sample } from "./runtime/sample.js";
 export { type TrainOptions, type TrainResult, train } from "./train/train.js";
 export {
   type ModelRef,

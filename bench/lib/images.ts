@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
-import { seededRng } from "../../src/random.js";
+import { seededRng } from "../../src/util/random.js";
 
 export async function photoLikePng(size: number, seed: number): Promise<Buffer> {
   // Drawn at half size and upscaled: real photos are locally smooth, which is what PNG exploits.

@@ -37,7 +37,7 @@ from safetensors.torch import load_file, save_file
 
 from autorubric_runtime import distributed as D
 from autorubric_runtime.batch import batch_from_dict, batch_to_dict
-from autorubric_runtime.trainer import TrainState
+from autorubric_runtime.trainer import TrainState, encoder
 
 log = logging.getLogger("autorubric_runtime.checkpoint")
 
@@ -191,5 +191,6 @@ def restore_training_state(ckpt: Path, state: TrainState) -> None:
     pending = ckpt / f"pending-rank{info.rank}.pt"
     if pending.is_file():
         # weights_only: the file holds tensors, numbers, strings and lists only
-        state.pending = [batch_from_dict(state, b) for b in torch.load(pending, map_location="cpu", weights_only=True)]
+        items = torch.load(pending, map_location="cpu", weights_only=True)
+        state.pending = [batch_from_dict(b, encoder(state), state.adapter.device) for b in items]
     log.info("resumed from %s (update %d)", ckpt, state.update)

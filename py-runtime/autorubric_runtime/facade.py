@@ -11,7 +11,8 @@ can hurt Node:
   a library's, Python-level or C-level) cannot corrupt the CLI's ``--json`` output.
 
 Ops come from ``api.OPS`` (imported lazily, so a broken or missing ``api`` does not break ``ping``)
-plus the diagnostic ops here. Test-only ops exist when ``ARR_BRIDGE_TEST_OPS=1``.
+plus the diagnostic ops here. There are no test-only ops: the bridge tests import a module of their
+own that wraps :func:`call` (``test/runtime/fixtures/bridge_test_facade.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import logging
 import math
 import os
 import sys
-import time
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -118,47 +118,14 @@ def versions(args: dict[str, Any] | None = None) -> dict[str, Any]:
     return out
 
 
-def _test_raise(args: dict[str, Any]) -> None:
-    raise ValueError(str(args.get("message", "test error")))
-
-
-def _test_nonfinite(args: dict[str, Any]) -> dict[str, Any]:
-    return {"nan": math.nan, "inf": math.inf, "ninf": -math.inf, "list": [1.0, math.nan], "ok": 1.5}
-
-
-def _test_noisy_print(args: dict[str, Any]) -> str:
-    print("noisy print from Python: this must not reach Node's stdout")
-    if sys.__stdout__ is not None:
-        sys.__stdout__.write("noisy write to sys.__stdout__\n")
-        sys.__stdout__.flush()
-    os.write(1, b"noisy write to fd 1\n")
-    return "printed"
-
-
-def _test_exit_hard(args: dict[str, Any]) -> None:
-    os._exit(int(args.get("code", 3)))
-
-
-def _test_sleep(args: dict[str, Any]) -> dict[str, Any]:
-    time.sleep(float(args.get("ms", 0)) / 1000.0)
-    return {"slept_ms": args.get("ms", 0)}
-
-
 DIAGNOSTIC_OPS: dict[str, Op] = {"ping": _ping, "versions": versions}
-TEST_OPS: dict[str, Op] = {
-    "raise": _test_raise,
-    "nonfinite": _test_nonfinite,
-    "noisy_print": _test_noisy_print,
-    "exit_hard": _test_exit_hard,
-    "sleep": _test_sleep,
-}
 
 
-def _resolve(op: str) -> Op:
+def _resolve(op: str, extra_ops: Mapping[str, Op]) -> Op:
+    if op in extra_ops:
+        return extra_ops[op]
     if op in DIAGNOSTIC_OPS:
         return DIAGNOSTIC_OPS[op]
-    if os.environ.get("ARR_BRIDGE_TEST_OPS") == "1" and op in TEST_OPS:
-        return TEST_OPS[op]
     try:
         # Lazy: api pulls in torch and diffusers, and a broken api must not take ping down with it.
         from autorubric_runtime import api
@@ -168,7 +135,7 @@ def _resolve(op: str) -> Op:
         ) from exc
     ops: Mapping[str, Op] = getattr(api, "OPS", {})
     if op not in ops:
-        known = sorted([*DIAGNOSTIC_OPS, *ops])
+        known = sorted([*extra_ops, *DIAGNOSTIC_OPS, *ops])
         raise KeyError(f"unknown op {op!r}; known ops: {', '.join(known)}")
     return ops[op]
 
@@ -186,13 +153,17 @@ def _error(exc: BaseException) -> str:
     )
 
 
-def call(op: str, args_json: str) -> str:
-    """Runs one op with JSON arguments; always returns JSON text, never raises."""
+def call(op: str, args_json: str, extra_ops: Mapping[str, Op] | None = None) -> str:
+    """Runs one op with JSON arguments; always returns JSON text, never raises.
+
+    ``extra_ops`` are looked up first: a module wrapping this one (the bridge's ``facade`` option)
+    adds its own ops that way, e.g. the TypeScript tests' fault ops.
+    """
     try:
         args = json.loads(args_json) if args_json else {}
         if not isinstance(args, dict):
             raise TypeError(f"op {op!r} takes a JSON object of arguments, got {type(args).__name__}")
-        fn = _resolve(op)
+        fn = _resolve(op, extra_ops or {})
         result = fn(args)
         return json.dumps({"ok": True, "result": json_safe(result)}, allow_nan=False)
     except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt must not kill the bridge thread

@@ -34,13 +34,13 @@ Outcome = Literal["decided", "tie", "invalid", "failed"]
 class JudgeRequest:
     """One prompt's candidates, as sampled."""
 
-    rank: int
+    worker_rank: int  # the process that sampled it (the protocol's "rank")
     step: int  # the optimizer update this sample belongs to (0-based: updates done before it)
     index: int  # position of the prompt in this rank's stream for this step
     prompt: str
     images: list[str]  # absolute PNG paths (empty for in-process rewards that read ``pixels``)
     source_image: str | None = None
-    pixels: Tensor | None = None  # (C, 3, H, W) in [0, 1]; never sent over HTTP
+    pixels: Tensor | None = None  # (K, 3, H, W) in [0, 1], K candidates; never sent over HTTP
 
 
 @dataclass
@@ -88,8 +88,8 @@ def brightness_reward(win: float = 1.0, lose: float = -0.1) -> Callable[[JudgeRe
         order = sorted(range(len(means)), key=lambda i: -means[i])
         n = len(means)
         rewards = [0.0] * n
-        for rank, i in enumerate(order):  # the N-way linear map; 2 candidates give win/lose exactly
-            rewards[i] = win + (lose - win) * rank / (n - 1)
+        for place, i in enumerate(order):  # the N-way linear map (place 0 = best); 2 candidates give win/lose exactly
+            rewards[i] = win + (lose - win) * place / (n - 1)
         return JudgeResult("decided", rewards)
 
     return judge
@@ -109,7 +109,7 @@ class ServiceClient:
 
     url: str
     token: str
-    rank: int = 0
+    worker_rank: int = 0
     retry_budget_s: float = 60.0  # total time spent retrying connection errors per request
     timeout_s: float = 60.0  # per attempt; long polls add their wait on top
     poll_wait_ms: int = 20_000
@@ -155,7 +155,7 @@ class ServiceClient:
         """POST /v1/judge -> the judgement id (202)."""
         body = {
             "protocol": PROTOCOL_VERSION,
-            "rank": request.rank,
+            "rank": request.worker_rank,
             "step": request.step,
             "index": request.index,
             "prompt": request.prompt,
@@ -185,10 +185,10 @@ class ServiceClient:
                 raise ServiceError(f"reward service GET /v1/judge/{judgement_id}: unexpected reply {reply!r}")
 
     def post_metrics(self, step: int, metrics: dict[str, float | int | str | bool | None]) -> None:
-        self._request("POST", "/v1/metrics", {"rank": self.rank, "step": step, "metrics": metrics})
+        self._request("POST", "/v1/metrics", {"rank": self.worker_rank, "step": step, "metrics": metrics})
 
     def post_event(self, kind: str, data: dict[str, Any] | None = None) -> None:
-        self._request("POST", "/v1/event", {"rank": self.rank, "kind": kind, "data": data or {}})
+        self._request("POST", "/v1/event", {"rank": self.worker_rank, "kind": kind, "data": data or {}})
 
     def control(self) -> tuple[bool, str | None]:
         """GET /v1/control -> (stop, reason)."""

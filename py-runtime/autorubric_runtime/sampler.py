@@ -20,7 +20,7 @@ from torch import Tensor
 
 from autorubric_runtime.models.base import Condition, ModelAdapter
 from autorubric_runtime.schedule import model_timesteps, sigmas
-from autorubric_runtime.sde import StepResult, sde_step_with_logprob
+from autorubric_runtime.sde import SdeStepResult, sde_step_with_logprob
 
 
 @dataclass
@@ -140,7 +140,7 @@ def rollout(
     )
 
 
-def transition(adapter: ModelAdapter, rollout: Rollout, step: int, idx: Tensor) -> StepResult:
+def transition(adapter: ModelAdapter, rollout: Rollout, step: int, idx: Tensor) -> SdeStepResult:
     """The stored transition x_step -> x_{step+1} re-scored under the current weights.
 
     Returns the step's mean, std and log-prob of the stored x' (len(idx) samples), differentiable

@@ -27,7 +27,7 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 @dataclass
-class StepResult:
+class SdeStepResult:
     """Result of :func:`sde_step_with_logprob`; also unpacks as (prev_sample, log_prob, mean, std)."""
 
     prev_sample: Tensor  # (B, ...) fp32, the next latent x'
@@ -67,7 +67,7 @@ def sde_step_with_logprob(
     eta: float,
     prev_sample: Tensor | None = None,
     generator: torch.Generator | None = None,
-) -> StepResult:
+) -> SdeStepResult:
     """One SDE step from ``sigma`` to ``sigma_next``.
 
     Args:
@@ -91,7 +91,7 @@ def sde_step_with_logprob(
         mean = x + delta * v
         std = torch.zeros(x.shape[0], dtype=torch.float32, device=x.device)
         out = mean if prev_sample is None else prev_sample.to(torch.float32)
-        return StepResult(out, None, mean, std, x0)
+        return SdeStepResult(out, None, mean, std, x0)
     if eta < 0:
         raise ValueError(f"sampler.eta must be >= 0, got {eta}")
     score = -(x - (1.0 - s) * x0) / s**2
@@ -108,4 +108,4 @@ def sde_step_with_logprob(
     else:
         prev_sample = prev_sample.detach().to(torch.float32)
     log_prob = gaussian_log_prob(prev_sample, mean, std)
-    return StepResult(prev_sample, log_prob, mean, std.reshape(-1), x0)
+    return SdeStepResult(prev_sample, log_prob, mean, std.reshape(-1), x0)

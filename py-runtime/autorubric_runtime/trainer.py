@@ -8,6 +8,11 @@ stepped; here the window is counted in rollout steps, every backward is scaled b
 its window, grads are zeroed only after the update, and under DDP/FSDP only the last backward of
 the window synchronises. Steps, warmup and checkpoints are counted in optimizer updates.
 
+``train.pipeline.depth`` 1 samples the next batch while the judge scores the previous one (see
+:func:`train_step`); the batch in flight lives in ``TrainState.pending`` and in checkpoints
+(``batch.py``). Every trained transition also gets a reference pass (LoRA scaled to zero) whatever
+kl_beta is, so that ``kl_ref``, the closed-form KL to the reference, is comparable across runs.
+
 Two policy choices worth knowing:
 
 - Advantages are the judge's raw rewards clamped to +-adv_clip, as in the paper (no group
@@ -18,11 +23,15 @@ Two policy choices worth knowing:
   which makes the first update exactly on-policy (ratio 1 in fp32) on kernels that are not
   batch-invariant. Every rank runs the same number of forwards per step (prompts x candidates x
   trained steps), which FSDP needs: it gathers shards inside each forward.
+
+Letters in shapes and loops: K candidates per prompt, S sampler steps, T trained steps per
+candidate, (L, C) the packed latent's tokens and channels.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,14 +41,15 @@ import torch
 from torch import Tensor, nn
 
 from autorubric_runtime import distributed as D
-from autorubric_runtime.batch import Sampled, sample_batch, submit, timer
-from autorubric_runtime.reward_client import JudgeResult, RewardFn
+from autorubric_runtime.batch import Sampled
+from autorubric_runtime.reward_client import JudgeRequest, JudgeResult, RewardFn
 from autorubric_runtime.rpo import closed_form_kl, kl_to_reference, rpo_loss
 from autorubric_runtime.run_config import RunCfg
+from autorubric_runtime.window import WindowStats, timer, window_metrics
 
 log = logging.getLogger("autorubric_runtime.trainer")
 
-#: writes decoded candidates (C, 3, H, W) in [0, 1] under the given names; returns absolute paths
+#: writes decoded candidates (K, 3, H, W) in [0, 1] under the given names; returns absolute paths
 ImageWriter = Callable[[Tensor, list[str]], list[str]]
 
 
@@ -91,42 +101,6 @@ class PromptStream:
 
 
 # ----------------------------------------------------------------------------- state
-
-
-@dataclass
-class WindowStats:
-    """Sums over the outer steps of the current accumulation window (reduced over ranks at the update)."""
-
-    samples: float = 0.0
-    reward_sum: float = 0.0
-    decided: float = 0.0
-    tie: float = 0.0
-    invalid: float = 0.0
-    failed: float = 0.0
-    agree_n: float = 0.0
-    agree_yes: float = 0.0
-    cached: float = 0.0
-    terms: float = 0.0  # (sample, trained step) loss terms
-    loss_sum: float = 0.0
-    policy_sum: float = 0.0
-    kl_sum: float = 0.0  # the loss's KL estimate (train.rpo.kl_estimator)
-    kl_ref_sum: float = 0.0  # closed-form KL to the reference, whatever the estimator
-    ratio_sum: float = 0.0
-    clip_sum: float = 0.0
-    approx_kl_sum: float = 0.0
-    staleness_sum: float = 0.0  # per prompt: optimizer updates between its sampling and its update
-    time_sampling: float = 0.0
-    time_decode: float = 0.0
-    time_reference: float = 0.0
-    time_judge_wait: float = 0.0
-    time_update: float = 0.0
-
-    def vector(self) -> Tensor:
-        return torch.tensor([float(v) for v in self.__dict__.values()], dtype=torch.float64)
-
-    @classmethod
-    def from_vector(cls, v: Tensor) -> WindowStats:
-        return cls(*[float(x) for x in v.tolist()])
 
 
 @dataclass
@@ -222,13 +196,13 @@ def _bf16(cfg: RunCfg, info: D.DistInfo) -> bool:
 
 
 @dataclass
-class StepResult:
+class TrainStepResult:
     updated: bool  # this outer step closed an accumulation window (the optimizer stepped)
     update: int  # optimizer updates done after this step
     metrics: dict[str, float | int | None]  # the window's metrics (reduced over ranks) when updated, else {}
 
 
-def train_step(state: TrainState) -> StepResult:
+def train_step(state: TrainState) -> TrainStepResult:
     """One outer step on this rank: sample, judge, reference, loss and backward; update at the window's end.
 
     ``train.pipeline.depth`` 0 trains the batch it has just sampled, after waiting for its
@@ -241,12 +215,12 @@ def train_step(state: TrainState) -> StepResult:
     cfg, w = state.cfg, state.window
     closes_window = state.micro == cfg.grad_accum - 1
     for s in (s for b in state.pending for s in b if s.handle is None):
-        submit(state, s)  # restored from a checkpoint: judge it again in this process
+        _submit(state, s)  # restored from a checkpoint: judge it again in this process
     if not state.pending:
-        state.pending.append(sample_batch(state, state.outer))
+        state.pending.append(_sample_batch(state, state.outer))
     last = closes_window and state.update == cfg.max_steps - 1
     if cfg.pipeline.depth >= 1 and not last:
-        state.pending.append(sample_batch(state, state.outer + len(state.pending)))
+        state.pending.append(_sample_batch(state, state.outer + len(state.pending)))
     batch = state.pending.pop(0)
 
     # advantages = raw rewards clamped to +-adv_clip (in rpo_loss); anything but a decided verdict
@@ -261,7 +235,7 @@ def train_step(state: TrainState) -> StepResult:
     state.micro += 1
     state.outer += 1
     if state.micro < cfg.grad_accum:
-        return StepResult(False, state.update, {})
+        return TrainStepResult(False, state.update, {})
 
     # update boundary: clip the grad norm, AdamW step, LR scheduler step, zero grads.
     with timer(w, "time_update"):
@@ -272,9 +246,72 @@ def train_step(state: TrainState) -> StepResult:
         state.optimizer.zero_grad(set_to_none=True)
     state.update += 1
     state.micro = 0
-    metrics = window_metrics(state, grad_norm, lr)  # reduced over ranks
+    metrics = window_metrics(state.window, state.info, state.totals, state.update, grad_norm, lr)
     state.window = WindowStats()
-    return StepResult(True, state.update, metrics)
+    return TrainStepResult(True, state.update, metrics)
+
+
+def _sample_batch(state: TrainState, seq: int) -> list[Sampled]:
+    """Sample this rank's next prompts, submit each to the judge as soon as it is decoded, then run
+    the reference pass while the judge works. ``seq`` numbers the batch (image names, request index).
+    """
+    from autorubric_runtime.sampler import init_noise, rollout
+
+    cfg, ad, info, w = state.cfg, state.adapter, state.info, state.window
+    K, S, T = cfg.sampler.candidates, cfg.sampler.steps, cfg.trained_steps
+    sampler_cfg = cfg.section("sampler")
+    rows = state.data.next_batch(cfg.prompts_per_gpu, info)
+    batch: list[Sampled] = []
+    for i, row in enumerate(rows):
+        # candidates of a prompt share their initial noise when configured
+        with timer(w, "time_sampling"), torch.no_grad(), state.autocast():
+            cond = encoder(state)(row.prompt, row.source_image)
+            x_init = init_noise(ad, 1, K, state.sample_gen, same_noise=cfg.sampler.same_init_noise)  # (K, L, C)
+            ro = rollout(ad, cond, sampler_cfg, state.sample_gen, init_noise=x_init)
+        names = [f"r{info.rank}-o{seq}-p{i}-c{c}.png" for c in range(K)]
+        request = JudgeRequest(info.rank, state.update, seq * cfg.prompts_per_gpu + i, row.prompt, [], row.source_image)
+        # the last transition is never trained; each candidate draws its own subset of the others
+        steps = [sorted(torch.randperm(S - 1, generator=state.select_gen)[:T].tolist()) for _ in range(K)]
+        s = Sampled(ro, request, names, steps, state.update)
+        _submit(state, s)
+        batch.append(s)
+    _reference_pass(state, batch)
+    return batch
+
+
+def encoder(state: TrainState) -> Callable[[str, str | None], Any]:
+    """A prompt's condition for its K candidates (also re-encodes a batch restored from a checkpoint)."""
+    K = state.cfg.sampler.candidates
+
+    def encode(prompt: str, source_image: str | None) -> Any:
+        with torch.no_grad(), state.autocast():
+            return state.adapter.encode([prompt], [source_image] if source_image else None).repeat_each(K)
+
+    return encode
+
+
+def _submit(state: TrainState, s: Sampled) -> None:
+    """Decode the judged latents, write the images under their names and submit (non-blocking)."""
+    with timer(state.window, "time_decode"), torch.no_grad():
+        pixels = state.adapter.decode(s.rollout.judged(state.cfg.sampler.judged_image)).float().clamp(0, 1).cpu()
+        paths = state.write_images(pixels, s.names) if state.write_images else []
+    s.request = dataclasses.replace(s.request, images=paths, pixels=pixels)
+    s.handle = state.reward.submit(s.request)
+
+
+def _reference_pass(state: TrainState, batch: list[Sampled]) -> None:
+    """Reference step means (LoRA scaled to zero, no grad) of every trained transition.
+
+    They feed the KL term and the ``kl_ref`` metric, so the pass runs whatever kl_beta is. Each
+    transition is recomputed for one sample at a time, as the rollout ran (micro-batch 1).
+    """
+    from autorubric_runtime.sampler import transition
+
+    with timer(state.window, "time_reference"), torch.no_grad(), state.reference_mode(), state.autocast():
+        for s in batch:
+            for c, js in enumerate(s.steps):
+                for j in js:
+                    s.ref_mean[c, j] = transition(state.adapter, s.rollout, j, torch.tensor([c])).mean.float()
 
 
 def _backward(state: TrainState, batch: list[Sampled], advs: list[Tensor], closes_window: bool) -> None:
@@ -312,11 +349,11 @@ def _backward(state: TrainState, batch: list[Sampled], advs: list[Tensor], close
             w.approx_kl_sum += m["approx_kl"]
 
 
-def _advantages(result: JudgeResult, C: int, w: WindowStats) -> Tensor:
-    w.samples += C
+def _advantages(result: JudgeResult, K: int, w: WindowStats) -> Tensor:
+    w.samples += K
     outcome = result.outcome
-    if outcome == "decided" and len(result.rewards) != C:
-        log.warning("judge returned %d rewards for %d candidates; treated as failed", len(result.rewards), C)
+    if outcome == "decided" and len(result.rewards) != K:
+        log.warning("judge returned %d rewards for %d candidates; treated as failed", len(result.rewards), K)
         outcome = "failed"
     setattr(w, outcome, getattr(w, outcome) + 1)
     if result.agreement is not None:
@@ -324,44 +361,7 @@ def _advantages(result: JudgeResult, C: int, w: WindowStats) -> Tensor:
         w.agree_yes += float(bool(result.agreement))
     w.cached += float(result.cached)
     if outcome != "decided":
-        return torch.zeros(C)
+        return torch.zeros(K)
     adv = torch.tensor(result.rewards, dtype=torch.float32)
     w.reward_sum += float(adv.sum())
     return adv
-
-
-def window_metrics(state: TrainState, grad_norm: float, lr: float) -> dict[str, float | int | None]:
-    """The per-update metrics (what rank 0 posts): sums reduced over ranks, then averaged."""
-    w = WindowStats.from_vector(D.all_reduce_sum(state.window.vector(), state.info))
-    world = state.info.world_size
-    for key in ("decided", "tie", "invalid", "failed"):
-        state.totals[key] = state.totals.get(key, 0.0) + getattr(w, key)
-    terms = max(w.terms, 1.0)
-    times = {
-        k: getattr(w, k) / world
-        for k in ("time_sampling", "time_decode", "time_reference", "time_judge_wait", "time_update")
-    }
-    return {
-        "update": state.update,
-        "lr": lr,
-        "grad_norm": grad_norm,
-        "loss": w.loss_sum / terms,
-        "policy_loss": w.policy_sum / terms,
-        "kl": w.kl_sum / terms,
-        "kl_ref": w.kl_ref_sum / terms,
-        "approx_kl": w.approx_kl_sum / terms,
-        "ratio_mean": w.ratio_sum / terms,
-        "clip_frac": w.clip_sum / terms,
-        "reward_mean": w.reward_sum / max(w.samples, 1.0),
-        "samples": int(w.samples),
-        "pairs": int(w.decided + w.tie + w.invalid + w.failed),
-        "staleness": w.staleness_sum / max(w.decided + w.tie + w.invalid + w.failed, 1.0),
-        "decided": int(w.decided),
-        "tie": int(w.tie),
-        "invalid": int(w.invalid),
-        "failed": int(w.failed),
-        "agreement": (w.agree_yes / w.agree_n) if w.agree_n else None,
-        "cached": int(w.cached),
-        **times,
-        "time_step": sum(times.values()),
-    }

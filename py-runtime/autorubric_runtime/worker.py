@@ -216,7 +216,7 @@ def run(cfg: RunCfg, reward: RewardFn | None = None, client: ServiceClient | Non
         if client is None and cfg.service.url:
             if not cfg.service.token:
                 raise AuthError("no reward-service token: set ARR_SERVICE_TOKEN (arr train does) or service.token")
-            client = ServiceClient(cfg.service.url, cfg.service.token, rank=info.rank)
+            client = ServiceClient(cfg.service.url, cfg.service.token, worker_rank=info.rank)
         if client is not None:
             client.control()  # fail fast on a wrong token or an unreachable service, before loading the model
         if reward is None:

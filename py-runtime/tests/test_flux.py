@@ -2,7 +2,7 @@ import json
 
 import torch
 
-from autorubric_runtime.models.tiny import LATENT_TO_RGB
+from autorubric_runtime.models.tiny_flux import LATENT_TO_RGB
 from autorubric_runtime.sampler import init_noise, rollout
 
 

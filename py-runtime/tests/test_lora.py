@@ -6,9 +6,7 @@ from autorubric_runtime.lora import (
     ATTENTION_TARGETS,
     attach_lora,
     load_lora,
-    lora_parameters,
     lora_state_dict,
-    reference_mode,
     resolve_targets,
     save_lora,
 )
@@ -35,28 +33,6 @@ def test_presets_filter_to_existing_modules_and_lists_are_strict(flux_adapter):
         resolve_targets(t, "everything")
 
 
-def test_attach_trains_only_lora_and_starts_as_base(flux_adapter):
-    base = _velocity(flux_adapter)
-    attach_lora(flux_adapter.transformer, {"rank": 4, "alpha": 8, "targets": "extended"})
-    trainable = [n for n, p in flux_adapter.transformer.named_parameters() if p.requires_grad]
-    assert trainable and all("lora_" in n for n in trainable)
-    assert torch.equal(_velocity(flux_adapter), base)  # B = 0 at init
-
-
-def test_zero_scaled_reference_equals_base_exactly(flux_adapter):
-    base = _velocity(flux_adapter)
-    attach_lora(flux_adapter.transformer, {"rank": 4, "alpha": 8})
-    perturb_lora(flux_adapter.transformer)
-    with_lora = _velocity(flux_adapter)
-    assert (with_lora - base).abs().max() > 1e-4
-    flags = [p.requires_grad for p in lora_parameters(flux_adapter.transformer)]
-    with reference_mode(flux_adapter.transformer):
-        ref = _velocity(flux_adapter)
-        assert [p.requires_grad for p in lora_parameters(flux_adapter.transformer)] == flags
-    assert (ref - base).abs().max().item() == 0.0
-    assert torch.equal(_velocity(flux_adapter), with_lora)  # scale restored
-
-
 def test_save_then_pipeline_load_lora_weights_reproduces_exactly(flux_adapter, tiny_flux_dir, tmp_path):
     from diffusers import FluxPipeline
 
@@ -73,30 +49,11 @@ def test_save_then_pipeline_load_lora_weights_reproduces_exactly(flux_adapter, t
     assert torch.equal(_velocity(ad), expected)
 
 
-def test_load_lora_for_sampling_and_resume(flux_adapter, tiny_flux_dir, tmp_path):
+def test_load_lora_refuses_another_rank_and_a_folder_without_weights(flux_adapter, tiny_flux_dir, tmp_path):
     from autorubric_runtime.models.base import load_adapter
 
-    cfg = {"rank": 4, "alpha": 8}
-    attach_lora(flux_adapter.transformer, cfg)
-    perturb_lora(flux_adapter.transformer, seed=3)
-    expected = _velocity(flux_adapter)
-    save_lora(flux_adapter, tmp_path / "lora", cfg)
-
-    fresh = load_adapter(
-        {"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"}, {"height": 32, "width": 32}, "cpu"
-    )
-    load_lora(fresh, tmp_path / "lora")  # no LoRA yet: attached from the file's metadata
-    assert torch.equal(_velocity(fresh), expected)
-
-    resumed = load_adapter(
-        {"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"}, {"height": 32, "width": 32}, "cpu"
-    )
-    attach_lora(resumed.transformer, cfg)  # resume: same config attached first, weights copied in
-    load_lora(resumed, tmp_path / "lora")
-    assert torch.equal(_velocity(resumed), expected)
-    sd_a, sd_b = lora_state_dict(flux_adapter.transformer), lora_state_dict(resumed.transformer)
-    assert sd_a.keys() == sd_b.keys() and all(torch.equal(sd_a[k], sd_b[k]) for k in sd_a)
-
+    attach_lora(flux_adapter.transformer, {"rank": 4, "alpha": 8})
+    save_lora(flux_adapter, tmp_path / "lora", {"rank": 4, "alpha": 8})
     other = load_adapter(
         {"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"}, {"height": 32, "width": 32}, "cpu"
     )

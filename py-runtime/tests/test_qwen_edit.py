@@ -245,7 +245,9 @@ def test_matches_the_diffusers_edit_plus_pipeline(adapter: QwenEditAdapter, sour
     torch.testing.assert_close(adapter.decode(latents), pixels, rtol=0, atol=1e-5)
 
 
-def test_lora_targets_and_diffusers_format_round_trip(adapter: QwenEditAdapter, sources, tmp_path: Path) -> None:
+def test_lora_targets_and_the_stock_pipeline_reloads_the_saved_file(
+    adapter: QwenEditAdapter, sources, tmp_path: Path
+) -> None:
     from autorubric_runtime import lora
 
     base = copy.deepcopy(adapter.transformer)
@@ -268,14 +270,11 @@ def test_lora_targets_and_diffusers_format_round_trip(adapter: QwenEditAdapter, 
     assert len(wrapped) == 12 * TinyQwenEditSpec().layers
     with torch.no_grad():
         v0 = adapter.predict_velocity(x, sigma, cond)
-        torch.testing.assert_close(trained.predict_velocity(x, sigma, cond), v0, rtol=0, atol=0)
         g = torch.Generator().manual_seed(3)
         for p in lora.lora_parameters(base):
             p.copy_(torch.randn(p.shape, generator=g) * 0.2)
         v1 = trained.predict_velocity(x, sigma, cond)
         assert (v1 - v0).abs().max() > 1e-3
-        with lora.reference_mode(base):
-            torch.testing.assert_close(trained.predict_velocity(x, sigma, cond), v0, rtol=0, atol=1e-6)
 
     lora.save_lora(trained, tmp_path / "lora", {"rank": 4, "alpha": 8, "targets": "extended"})
     # The stock diffusers pipeline reloads it at the same strength (alpha from the adapter metadata).
@@ -290,30 +289,6 @@ def test_lora_targets_and_diffusers_format_round_trip(adapter: QwenEditAdapter, 
     pipe.load_lora_weights(str(tmp_path / "lora"))
     with torch.no_grad():
         torch.testing.assert_close(reloaded.predict_velocity(x, sigma, cond), v1, rtol=0, atol=1e-6)
-
-
-def test_rollout_end_to_end_produces_edited_images(adapter: QwenEditAdapter, sources) -> None:
-    from autorubric_runtime.sampler import init_noise, rollout, transition_log_prob
-
-    cond = adapter.encode(["make it red", "turn the sky purple"], sources).repeat_each(2)
-    g = torch.Generator().manual_seed(4)
-    noise = init_noise(adapter, n_prompts=2, candidates=2, generator=g, same_noise=True)
-    r = rollout(adapter, cond, SAMPLER, g, init_noise=noise)
-    steps = SAMPLER["steps"]
-    assert r.latents.shape == (4, steps + 1, *adapter.latent_shape)
-    assert r.log_probs is not None and r.log_probs.shape == (4, steps) and torch.isfinite(r.log_probs).all()
-    images = adapter.decode(r.judged("x0_last"))
-    assert images.shape == (4, 3, H, W) and images.dtype == torch.float32
-    assert float(images.min()) >= 0.0 and float(images.max()) <= 1.0
-    assert (images[0] - images[1]).abs().max() > 0  # same start, different SDE noise
-    # The stored transition recomputes to the same log-prob (ratio 1) through this adapter.
-    with torch.no_grad():
-        for step in (0, steps - 2):
-            lp = transition_log_prob(adapter, r, step, torch.tensor([3]))
-            assert torch.equal(lp, r.log_probs[3:4, step])
-    # eta = 0: candidates that share their initial noise give the same image.
-    det = rollout(adapter, cond.index([0, 1]), {**SAMPLER, "eta": 0.0}, g, init_noise=noise[:2])
-    torch.testing.assert_close(det.x0_last[0], det.x0_last[1], rtol=0, atol=0)
 
 
 def test_tiny_decoder_makes_pixels_follow_the_latents(adapter: QwenEditAdapter) -> None:

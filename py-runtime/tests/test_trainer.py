@@ -177,7 +177,7 @@ def test_judge_sees_decoded_images_and_request_fields(tiny_flux_dir: Path) -> No
 
     state = make_state(make_cfg(tiny_flux_dir, prompts_per_gpu=2, sampler={"candidates": 3}), LocalReward(judge))
     m = train_step(state).metrics
-    assert [r.index for r in seen] == [0, 1] and all(r.step == 0 and r.rank == 0 for r in seen)
+    assert [r.index for r in seen] == [0, 1] and all(r.step == 0 and r.worker_rank == 0 for r in seen)
     assert all(r.pixels is not None and tuple(r.pixels.shape) == (3, 3, 32, 32) for r in seen)
     assert m["samples"] == 6 and m["reward_mean"] == pytest.approx((1.0 + 0.45 - 0.1) / 3)
 

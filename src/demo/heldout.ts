@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
-import { seededRng } from "../random.js";
+import { seededRng } from "../util/random.js";
 
 export interface HeldoutStyle {
   /** -1 (cool blue) .. 1 (warm orange). */

@@ -8,7 +8,7 @@
  * failed calls count as wrong and stay in the denominator.
  */
 import { AbortError, ArrError, DatasetError, ImageError, VlmError } from "../errors.js";
-import { mapLimited } from "../vlm/map-limited.js";
+import { mapLimited } from "../util/map-limited.js";
 import { callCost } from "../vlm/usage.js";
 import { type BootstrapOptions, bootstrapInterval, type Interval, meanAt } from "./stats.js";
 import type {

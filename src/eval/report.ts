@@ -7,8 +7,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
-import { escapeHtml } from "../html.js";
-import { isUrl } from "../judge/pairs.js";
+import { isUrl } from "../data/pairs.js";
+import { escapeHtml } from "../util/html.js";
 import type { ComparisonResult } from "./compare.js";
 import type { AccuracySummary, EvaluationResult, ItemResult, OrderOutcome } from "./evaluate.js";
 
@@ -37,8 +37,6 @@ export interface WrittenOutputs {
   results: string;
   verdicts: string;
 }
-
-export { escapeHtml } from "../html.js";
 
 /** A small JPEG data URL of a local image, or null (remote, unreadable). */
 export async function thumbnail(path: string, size = 192): Promise<string | null> {

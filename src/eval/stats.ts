@@ -1,12 +1,10 @@
 /**
- * Statistics for preference evaluation: a seeded RNG, percentile bootstrap intervals over items,
+ * Statistics for preference evaluation: percentile bootstrap intervals over items,
  * a paired bootstrap of the difference between two judges, and the exact McNemar test.
  * Everything here is pure: inputs are per-item correctness arrays, outputs are numbers.
  */
 
-export { type Rng, seededRng } from "../random.js";
-
-import { seededRng } from "../random.js";
+import { seededRng } from "../util/random.js";
 
 /** A two-sided interval at `level` (0.95 = the 2.5th and 97.5th percentiles). */
 export interface Interval {

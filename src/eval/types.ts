@@ -5,21 +5,15 @@
  * what it returns (re-exported by evaluate.ts).
  */
 import type { Price } from "../config/schema.js";
-import type { PreferencePair } from "../judge/pairs.js";
+import type { PreferencePair } from "../data/pairs.js";
+import type { SkippedItem } from "../data/records.js";
 import type { TokenUsage } from "../vlm/usage.js";
 import type { BootstrapOptions, Interval } from "./stats.js";
 
 /** One labelled comparison: evaluation reads the same pairs the judge and induction do. */
 export type EvalPair = PreferencePair;
 
-/** An item left out of an evaluation, with the reason. */
-export interface SkippedItem {
-  /** Item id (or "<file>#<index>" when the item has none). */
-  id: string;
-  /** The offending field. */
-  field: string;
-  reason: string;
-}
+export type { SkippedItem };
 
 /** The part of a judge verdict evaluation reads (a subset of `Verdict`). */
 export interface VerdictLike {

@@ -5,10 +5,9 @@
  * (atomic on POSIX), so concurrent writers are safe; an unreadable entry is treated as a miss and
  * overwritten by the next write.
  */
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../atomic-write.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 import type { TokenUsage } from "../vlm/usage.js";
 
 /** Bump when the entry layout changes; old entries then simply miss. */
@@ -35,22 +34,6 @@ interface Entry {
   key: string;
   createdAt: string;
   value: CachedOrder;
-}
-
-/** Stable JSON: object keys sorted, so equal settings give equal keys. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const obj = value as Record<string, unknown>;
-  return `{${Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
-    .join(",")}}`;
-}
-
-export function cacheKey(parts: Record<string, unknown>): string {
-  return createHash("sha256").update(canonicalJson(parts)).digest("hex");
 }
 
 function isEntry(v: unknown, key: string): v is Entry {

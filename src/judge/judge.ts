@@ -10,8 +10,11 @@
  */
 import { createHash } from "node:crypto";
 import type { ImageEncoding, Task } from "../config/schema.js";
+import type { PreferencePair } from "../data/pairs.js";
 import { AbortError, ArrError, BudgetExceededError, RubricError } from "../errors.js";
-import { seededRng } from "../random.js";
+import { cacheKey } from "../util/content-key.js";
+import { mapLimited } from "../util/map-limited.js";
+import { seededRng } from "../util/random.js";
 import { BufferPool } from "../vlm/buffer-pool.js";
 import type { ChatMessage } from "../vlm/client.js";
 import {
@@ -23,10 +26,8 @@ import {
   prepareImage,
   readImageBytes,
 } from "../vlm/images.js";
-import { mapLimited } from "../vlm/map-limited.js";
 import { type TokenUsage, UsageMeter } from "../vlm/usage.js";
-import { type CachedOrder, cacheKey, VerdictCache } from "./cache.js";
-import type { PreferencePair } from "./pairs.js";
+import { type CachedOrder, VerdictCache } from "./cache.js";
 import { parseVerdict } from "./parse.js";
 import { buildJudgeMessages, buildReaskMessage, RANK_SCHEMA, TEMPLATE_VERSION } from "./prompt.js";
 import { DEFAULT_REWARD_SCALE, verdictRewards } from "./reward.js";

@@ -3,7 +3,7 @@
  * the same answer (choices that a model would make freely come from a hash of the request).
  */
 import { createHash } from "node:crypto";
-import { seededRng } from "../random.js";
+import { seededRng } from "../util/random.js";
 import { type Pixels, zScores } from "./features.js";
 import {
   expectedRanking,

@@ -7,10 +7,10 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../atomic-write.js";
 import type { Price } from "../config/schema.js";
 import { AbortError } from "../errors.js";
-import { cacheKey } from "../judge/cache.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
+import { cacheKey } from "../util/content-key.js";
 import type { VlmClient, VlmRequest } from "../vlm/client.js";
 import { callCost, type TokenUsage } from "../vlm/usage.js";
 import { INDUCTION_TEMPLATE_VERSION } from "./prompts.js";

@@ -1,11 +1,11 @@
 import type { ImageEncoding, InductionConfig, JudgeConfig, Price } from "../config/schema.js";
+import type { PreferencePair } from "../data/pairs.js";
 import { AbortError, ArrError, DatasetError, RubricError, VlmError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
-import type { PreferencePair } from "../judge/pairs.js";
 import { TEMPLATE_VERSION as JUDGE_TEMPLATE_VERSION } from "../judge/prompt.js";
+import { mapLimited } from "../util/map-limited.js";
 import type { VlmClient, VlmRequest } from "../vlm/client.js";
 import { prepareImage } from "../vlm/images.js";
-import { mapLimited } from "../vlm/map-limited.js";
 import type { TokenUsage } from "../vlm/usage.js";
 import { type AskContext, ask, type CallCache, type Tally } from "./call-cache.js";
 import { generationRequest, type PairImages, type RefinementFeedback, refinementRequest } from "./prompts.js";

@@ -8,9 +8,9 @@ import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { writeFileAtomic } from "../atomic-write.js";
 import { TaskSchema } from "../config/schema.js";
 import { RubricError } from "../errors.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 
 export const RUBRIC_FORMAT = "autorubric.rubric";
 

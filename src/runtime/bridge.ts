@@ -30,6 +30,11 @@ export interface BridgeOptions {
   timeoutMs?: number;
   /** How long starting Python and importing the facade may take (default 60 s). */
   startTimeoutMs?: number;
+  /**
+   * The Python module whose `call(op, args_json)` serves calls (default `autorubric_runtime.facade`).
+   * A module that wraps the facade's `call` with ops of its own, as the bridge tests do, goes here.
+   */
+  facade?: string;
 }
 
 /** Per-call options. */
@@ -175,20 +180,20 @@ class BridgeImpl implements Bridge {
     return !this.closed && this.exitError === null;
   }
 
-  async start(startTimeoutMs: number): Promise<void> {
+  async start(startTimeoutMs: number, facadeModule: string): Promise<void> {
     const importing = (async () => {
-      const facade = await this.mod.python("autorubric_runtime.facade");
+      const facade = await this.mod.python(facadeModule);
       // `facade.call(...)` would hit pythonia's special-casing of a trailing `.call`; fetch the
       // function object once and invoke it directly.
       this.facadeCall = (await (facade.call as PromiseLike<unknown>)) as PyFunction;
     })();
     try {
-      await this.track(importing, { timeoutMs: startTimeoutMs }, "importing autorubric_runtime.facade");
+      await this.track(importing, { timeoutMs: startTimeoutMs }, `importing ${facadeModule}`);
     } catch (error) {
       await this.close();
       if (error instanceof BridgeError && error.pythonType !== "PythoniaError") throw error;
       const detail = error instanceof Error ? stripAnsi(error.stack ?? error.message) : String(error);
-      throw new BridgeError(`Python (${this.python}) cannot import autorubric_runtime.facade`, {
+      throw new BridgeError(`Python (${this.python}) cannot import ${facadeModule}`, {
         pythonType: "ImportError",
         traceback: detail,
         hint: "run `arr doctor`; if the runtime is missing, `npm run setup:python`",
@@ -365,7 +370,7 @@ export async function createBridge(options: BridgeOptions = {}): Promise<Bridge>
     const mod = await spawnPython(python, options.env ?? {});
     const bridge = new BridgeImpl(mod, python, options.timeoutMs);
     active = bridge;
-    await bridge.start(options.startTimeoutMs ?? 60_000);
+    await bridge.start(options.startTimeoutMs ?? 60_000, options.facade ?? "autorubric_runtime.facade");
     return bridge;
   } finally {
     starting = false;

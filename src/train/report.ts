@@ -7,8 +7,8 @@ import { existsSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
-import { escapeHtml } from "../html.js";
 import type { LoadedRubric } from "../rubrics/rubric.js";
+import { escapeHtml } from "../util/html.js";
 import { type RunPaths, readMetrics } from "./run-dir.js";
 
 /** Series plotted, in order: [metrics key or derived name, title]. */

@@ -21,9 +21,9 @@ import { join, resolve } from "node:path";
 import { execa } from "execa";
 import YAML from "yaml";
 import { type Config, ConfigSchema } from "../config/schema.js";
+import type { PromptRow } from "../data/training-prompts.js";
 import { CheckpointError } from "../errors.js";
 import { VERSION } from "../version.js";
-import type { PromptRow } from "./datasets.js";
 
 export interface RunPaths {
   dir: string;

@@ -12,6 +12,7 @@ import { appendFileSync, existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Config, TrainConfig } from "../config/schema.js";
+import { loadPromptDataset } from "../data/training-prompts.js";
 import { ConfigError, TrainingError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
 import { type LoadedRubric, loadRubric } from "../rubrics/rubric.js";
@@ -19,7 +20,6 @@ import { pythonEnv, resolvePython } from "../runtime/python.js";
 import { launchWorkers } from "../runtime/torchrun.js";
 import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
-import { loadPromptDataset } from "./datasets.js";
 import type { TrainProgress } from "./progress.js";
 import { writeTrainReport } from "./report.js";
 import {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeDemoSeeds } from "../../scripts/make-demo-seeds.js";
 import { ImageEncodingSchema, InductionSchema, JudgeSchema, VlmSchema } from "../../src/config/schema.js";
-import { loadPairs } from "../../src/judge/pairs.js";
+import { loadPairs } from "../../src/data/pairs.js";
 import { type Referee, startReferee } from "../../src/referee/index.js";
 import { induceRubrics } from "../../src/rubrics/induce.js";
 import { createVlmClient } from "../../src/vlm/client.js";

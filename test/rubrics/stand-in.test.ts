@@ -10,7 +10,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageEncodingSchema, InductionSchema, JudgeSchema, VlmSchema } from "../../src/config/schema.js";
-import type { PreferencePair } from "../../src/judge/pairs.js";
+import type { PreferencePair } from "../../src/data/pairs.js";
 import { induceRubrics } from "../../src/rubrics/induce.js";
 import { createVlmClient } from "../../src/vlm/client.js";
 import { startStandInVlm } from "../support/stand-in-vlm.js";

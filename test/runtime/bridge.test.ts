@@ -3,6 +3,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AbortError, BridgeError } from "../../src/errors.js";
 import { type Bridge, createBridge } from "../../src/runtime/bridge.js";
+import { testFacade } from "./fixtures/test-facade.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const tsx = join(root, "node_modules", ".bin", "tsx");
@@ -29,7 +30,7 @@ describe("bridge", () => {
   let bridge: Bridge;
 
   beforeAll(async () => {
-    bridge = await createBridge({ env: { ARR_BRIDGE_TEST_OPS: "1" } });
+    bridge = await createBridge(testFacade);
   });
   afterAll(async () => {
     await bridge?.close();
@@ -71,7 +72,7 @@ describe("bridge", () => {
 
 describe("bridge lifecycle", () => {
   it("rejects pending calls promptly when Python is killed, and can start again", async () => {
-    const bridge = await createBridge({ env: { ARR_BRIDGE_TEST_OPS: "1" } });
+    const bridge = await createBridge(testFacade);
     const started = Date.now();
     const slow = bridge.call("sleep", { ms: 60_000 });
     const queued = bridge.call("ping");
@@ -88,7 +89,7 @@ describe("bridge lifecycle", () => {
     expect(((await rejectionOf(bridge.call("ping"))) as BridgeError).pythonType).toBe("ProcessExited");
     await bridge.close();
 
-    const again = await createBridge({ env: { ARR_BRIDGE_TEST_OPS: "1" } });
+    const again = await createBridge(testFacade);
     try {
       expect(again.pid).not.toBe(bridge.pid);
       const t0 = Date.now();
@@ -101,7 +102,7 @@ describe("bridge lifecycle", () => {
   });
 
   it("stops the interpreter when a call misses its deadline", async () => {
-    const bridge = await createBridge({ env: { ARR_BRIDGE_TEST_OPS: "1" } });
+    const bridge = await createBridge(testFacade);
     const t0 = Date.now();
     const error = (await rejectionOf(
       bridge.call("sleep", { ms: 30_000 }, { timeoutMs: 300 }),

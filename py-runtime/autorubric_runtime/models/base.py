@@ -5,13 +5,10 @@ editing, to a :class:`Condition`), ``predict_velocity`` (one transformer call on
 ``decode`` (packed latents to RGB in [0, 1]) and ``transformer`` (the module LoRA attaches to).
 Everything the sampler and the trainer do is written against this protocol only.
 
-Family modules (``flux.py``, ``qwen_edit.py``) follow one convention so that :func:`load_adapter`
-and ``tiny.ensure_tiny`` can dispatch to them lazily:
-
-- ``load(model_cfg, sampler_cfg, device, dtype) -> ModelAdapter``: ``model_cfg["path"]`` is already
-  a local folder or hub id (``"tiny"`` is resolved here, before the family module sees it).
-- ``build_tiny(out_dir: Path, seed: int = 0) -> None``: write a tiny random model as a diffusers
-  folder that ``load`` can read with ``from_pretrained`` (nothing downloaded).
+Family modules (``flux.py``, ``qwen_edit.py``) export ``load(model_cfg, sampler_cfg, device, dtype)
+-> ModelAdapter`` so that :func:`load_adapter` can import them lazily; ``model_cfg["path"]`` is
+already a local folder or hub id (``"tiny"`` is resolved here by ``tiny.ensure_tiny``, whose recipes
+``tiny_flux.py`` and ``tiny_qwen_edit.py`` import no adapter module).
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 import torch
 from torch import Tensor
 
-#: family name -> module (relative to this package) implementing ``load`` and ``build_tiny``.
+#: family name -> module implementing ``load``.
 FAMILY_MODULES: dict[str, str] = {
     "flux": "autorubric_runtime.models.flux",
     "qwen-edit": "autorubric_runtime.models.qwen_edit",

@@ -179,11 +179,3 @@ def load(
         device=device,
         dtype=dtype,
     )
-
-
-def build_tiny(out_dir: Any, seed: int = 0) -> None:
-    from pathlib import Path
-
-    from autorubric_runtime.models.tiny import build_tiny_flux
-
-    build_tiny_flux(Path(out_dir), seed=seed)

@@ -419,10 +419,3 @@ def _check_tiny_recipe(folder: Path) -> None:
             f"{folder}: tiny Qwen-Image-Edit built with recipe {found}, this runtime builds recipe {RECIPE_VERSION}; "
             "delete that folder (it is rebuilt on the next run)"
         )
-
-
-def build_tiny(out_dir: Path, seed: int = 0) -> None:
-    """Write the tiny offline Qwen-Image-Edit to ``out_dir`` (see ``tiny_qwen_edit.py``)."""
-    from autorubric_runtime.models.tiny_qwen_edit import TinyQwenEditSpec, save_tiny_qwen_edit
-
-    save_tiny_qwen_edit(out_dir, TinyQwenEditSpec(seed=seed))

@@ -2,8 +2,8 @@
 
 It is written to a diffusers-style folder (transformer/, vae/, text_encoder/, tokenizer/, processor/,
 scheduler/, model_index.json) so that the adapter loads it through the same ``from_pretrained`` path
-as the real model; ``models.tiny.ensure_tiny("qwen-edit")`` caches that folder (``$ARR_CACHE`` or
-``py-runtime/.cache``) and ``qwen_edit.build_tiny`` calls :func:`save_tiny_qwen_edit`.
+as the real model; ``models.tiny.ensure_tiny("qwen-edit")`` calls :func:`save_tiny_qwen_edit` and
+caches that folder (``$ARR_CACHE`` or ``py-runtime/.cache``).
 
 Nothing is downloaded: the tokenizer is built in code (byte-level BPE without merges, so every text
 is encodable, plus the Qwen2 special tokens) and the image processor is the PIL one (torchvision is

@@ -3,8 +3,9 @@
  * GenEval's evaluator layout. Paths go to stdout (one per line, or JSON with --json); progress to stderr.
  */
 import type { Command } from "commander";
+import { readSamplePrompts } from "../../data/sample-prompts.js";
 import { UsageError } from "../../errors.js";
-import { readSamplePrompts, sample } from "../../runtime/sample.js";
+import { sample } from "../../runtime/sample.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
 
 interface SampleFlags extends ConfigOptions {

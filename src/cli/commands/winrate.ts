@@ -5,11 +5,11 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { parseTextPrompts } from "../../data/training-prompts.js";
 import { ConfigError, UsageError } from "../../errors.js";
 import { createJudge } from "../../judge/judge.js";
 import { loadRubric } from "../../rubrics/rubric.js";
 import { createBridge } from "../../runtime/bridge.js";
-import { parseTextPrompts } from "../../train/datasets.js";
 import { describeModel, parseModelRef, winrate } from "../../train/winrate.js";
 import { openVlm } from "../../vlm/client.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";

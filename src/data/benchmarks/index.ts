@@ -1,11 +1,11 @@
 /** Dataset formats `arr eval` reads, and one entry point that dispatches on the format. */
-import type { AdapterOptions, AdapterResult } from "./common.js";
+import type { AdapterOptions, AdapterResult } from "../records.js";
 import { loadEditRewardBench } from "./editreward-bench.js";
 import { loadHpdv3 } from "./hpdv3.js";
 import { loadMmrb2 } from "./mmrb2.js";
 import { loadReference } from "./reference.js";
 
-export type { AdapterOptions, AdapterResult } from "./common.js";
+export type { AdapterOptions, AdapterResult } from "../records.js";
 export { loadEditRewardBench, parseVoteRanking } from "./editreward-bench.js";
 export { loadHpdv3 } from "./hpdv3.js";
 export { loadMmrb2 } from "./mmrb2.js";

@@ -25,12 +25,12 @@ export interface PromptRow {
   sourceImage: string | null;
 }
 
-export type DatasetFormat = Exclude<DatasetConfig["format"], "auto">;
+export type PromptFormat = Exclude<DatasetConfig["format"], "auto">;
 
 const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]/;
 
 /** Picks the format from the file name when the config says `auto`. */
-export function detectFormat(path: string, task: Task): DatasetFormat {
+export function detectFormat(path: string, task: Task): PromptFormat {
   const ext = extname(path).toLowerCase();
   if (ext === ".txt") return "text";
   if (ext === ".jsonl") return task === "edit" ? "edit-jsonl" : "jsonl";

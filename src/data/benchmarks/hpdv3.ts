@@ -17,7 +17,7 @@ import {
   readRecords,
   requireString,
   resolveImage,
-} from "./common.js";
+} from "../records.js";
 
 export async function loadHpdv3(file: string, options: AdapterOptions = {}): Promise<AdapterResult> {
   const root = imageRootOf(file, options);

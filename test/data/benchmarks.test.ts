@@ -2,8 +2,8 @@ import { copyFile, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadDataset, parseVoteRanking } from "../../src/data/benchmarks/index.js";
 import { DatasetError } from "../../src/errors.js";
-import { loadDataset, parseVoteRanking } from "../../src/eval/adapters/index.js";
 
 const FIX = resolve(import.meta.dirname, "../fixtures/eval");
 const img = (name: string) => join(FIX, "images", `${name}.png`);

@@ -23,7 +23,7 @@ import {
   imageRootOf,
   readRecords,
   resolveImage,
-} from "./common.js";
+} from "../records.js";
 
 /** Parses a ranking string into ranks aligned with the candidates; null for a tie label. */
 export function parseVoteRanking(ranking: string, candidates: number): number[] | null {

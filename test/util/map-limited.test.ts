@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mapLimited } from "../../src/vlm/map-limited.js";
+import { mapLimited } from "../../src/util/map-limited.js";
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,8 +2,8 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadPairs } from "../../src/data/pairs.js";
 import { DatasetError } from "../../src/errors.js";
-import { loadPairs } from "../../src/judge/pairs.js";
 import { solidPng, writeImage } from "../support/images.js";
 
 let dir: string;

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatasetSchema, type Task } from "../../src/config/schema.js";
+import { detectFormat, loadPromptDataset } from "../../src/data/training-prompts.js";
 import { DatasetError } from "../../src/errors.js";
-import { detectFormat, loadPromptDataset } from "../../src/train/datasets.js";
 import { solidPng } from "../support/images.js";
 
 let dir: string;

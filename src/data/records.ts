@@ -5,9 +5,18 @@
  */
 import { access, readFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
-import { DatasetError } from "../../errors.js";
-import { isUrl } from "../../judge/pairs.js";
-import type { EvalPair, SkippedItem } from "../types.js";
+import { DatasetError } from "../errors.js";
+import type { PreferencePair } from "./pairs.js";
+import { isUrl } from "./pairs.js";
+
+/** An item left out of an evaluation, with the reason. */
+export interface SkippedItem {
+  /** Item id (or "<file>#<index>" when the item has none). */
+  id: string;
+  /** The offending field. */
+  field: string;
+  reason: string;
+}
 
 export interface AdapterOptions {
   /** Turn a bad item into a counted skip instead of an error. */
@@ -19,7 +28,7 @@ export interface AdapterOptions {
 }
 
 export interface AdapterResult {
-  pairs: EvalPair[];
+  pairs: PreferencePair[];
   /** Bad items skipped under `skipBad`. */
   skipped: SkippedItem[];
   /** Items left out by design (the human label is a tie). */
@@ -135,7 +144,7 @@ export function asObject(value: unknown): Record<string, unknown> {
 }
 
 /** Outcome of converting one record: a pair, or a tie label to exclude. */
-export type Converted = { pair: EvalPair } | { excluded: SkippedItem };
+export type Converted = { pair: PreferencePair } | { excluded: SkippedItem };
 
 /**
  * Converts every record with `convert`, applying the bad-item policy. Ids default to

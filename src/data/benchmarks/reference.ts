@@ -3,8 +3,8 @@
  * label_rank, JSON array or JSONL), read by the judge module's `loadPairs`; this adapter only maps
  * its skip records to evaluation's and applies `limit`. Tie labels are excluded later by evaluate().
  */
-import { loadPairs } from "../../judge/pairs.js";
-import type { AdapterOptions, AdapterResult } from "./common.js";
+import { loadPairs } from "../pairs.js";
+import type { AdapterOptions, AdapterResult } from "../records.js";
 
 export async function loadReference(
   file: string,

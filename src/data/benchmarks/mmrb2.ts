@@ -23,7 +23,7 @@ import {
   imageRootOf,
   readRecords,
   resolveImage,
-} from "./common.js";
+} from "../records.js";
 
 type Content = [string, string][];
 
