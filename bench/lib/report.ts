@@ -291,6 +291,14 @@ export function renderResults(r: BenchResults): string {
       `tiny-cpu preset (64x64, 8 steps, 2 candidates, 1 prompt per worker, KL on), ${r.train.steps} updates per run, the first dropped as warm-up. The judge is a stand-in that answers after a fixed delay. Depth = train.pipeline.depth (1: the next step is sampled while the judge scores this one, which then trains on log-probs one update old). Seconds per update, averaged over ranks; idle = wall time between updates minus the timed parts (metrics, control polling, process sync). Hidden = 1 - judge wait / judge latency; staleness = updates between a batch's sampling and its update; clip = PPO clip fraction.`,
       "",
     );
+    const [before, after] = r.load.train ?? [0, 0];
+    const cores = Number(r.machine.cores) || 1;
+    if (Math.max(before, after) > cores) {
+      out.push(
+        `Measured while the machine was busy with other work (load ${f(before, 1)}→${f(after, 1)} on ${cores} cores): every wall time is inflated, and the judge latencies follow the inflated sampling time; compare the rows of this table with each other, not with other runs.`,
+        "",
+      );
+    }
     out.push(
       table(
         [
