@@ -36,6 +36,9 @@ export { type ParseResult, parseVerdict } from "./judge/parse.js";
 export { TEMPLATE_VERSION } from "./judge/prompt.js";
 export * from "./judge/reward.js";
 export { summarizeVerdicts, type VerdictSummary } from "./judge/summary.js";
+export { DEFAULT_GPU, GPUS, type GpuSpec, gpuSpec } from "./plan/gpus.js";
+export { type Plan, type PlanOptions, plan } from "./plan/plan.js";
+export { renderPlan } from "./plan/render.js";
 export { type Referee, type RefereeOptions, startReferee } from "./referee/index.js";
 export { CallCache } from "./rubrics/call-cache.js";
 export {

@@ -150,4 +150,11 @@ def sample(args: dict[str, Any]) -> dict[str, Any]:
     return {"images": paths}
 
 
-OPS = {"versions": versions, "sample": sample, "build_tiny": build_tiny}
+def count_parameters(args: dict[str, Any]) -> dict[str, Any]:
+    """Exact parameter counts of model components built on the meta device (see plan.py)."""
+    from autorubric_runtime.plan import count_parameters as count
+
+    return count(args)
+
+
+OPS = {"versions": versions, "sample": sample, "build_tiny": build_tiny, "count_parameters": count_parameters}

@@ -50,7 +50,7 @@ EXTENDED_TARGETS: tuple[str, ...] = ATTENTION_TARGETS + (
 )
 
 
-def _matches(name: str, target: str) -> bool:
+def matches_target(name: str, target: str) -> bool:
     # peft's rule for a plain-string target: the full name or a dotted suffix
     return name == target or name.endswith("." + target)
 
@@ -73,7 +73,7 @@ def resolve_targets(transformer: torch.nn.Module, targets: str | Sequence[str]) 
             )
     else:
         wanted, strict = tuple(targets), True
-    found = [t for t in wanted if any(_matches(n, t) for n in linear_names)]
+    found = [t for t in wanted if any(matches_target(n, t) for n in linear_names)]
     missing = [t for t in wanted if t not in found]
     if strict and missing:
         raise ValueError(

@@ -18,21 +18,12 @@ import type { Config, VlmConfig } from "../config/schema.js";
 import { AbortError, ConfigError, VlmError } from "../errors.js";
 import { BufferPool } from "./buffer-pool.js";
 import { EndpointPool, type EndpointState, Semaphore } from "./endpoint-pool.js";
+import type { InlineImagePart } from "./request-body.js";
 import { encodeRequestBody } from "./request-body.js";
 import { createTransport } from "./transport.js";
 import type { TokenUsage, UsageMeter } from "./usage.js";
 
-/**
- * An image given as its encoded bytes. The client writes it into the request as a base64 data URL
- * without ever holding that URL as one string: a 512x512 PNG's data URL is a 500 KB string, and V8
- * allocates strings that large far more slowly than it base64-encodes them (request-body.ts).
- */
-export interface InlineImagePart {
-  type: "image";
-  /** e.g. "image/png" */
-  mime: string;
-  data: Uint8Array;
-}
+export type { InlineImagePart };
 
 export type ContentPart =
   | { type: "text"; text: string }

@@ -11,7 +11,18 @@
  */
 import { randomBytes } from "node:crypto";
 import type { BufferPool } from "./buffer-pool.js";
-import type { InlineImagePart } from "./client.js";
+
+/**
+ * An image given as its encoded bytes. The client writes it into the request as a base64 data URL
+ * without ever holding that URL as one string: a 512x512 PNG's data URL is a 500 KB string, and V8
+ * allocates strings that large far more slowly than it base64-encodes them (request-body.ts).
+ */
+export interface InlineImagePart {
+  type: "image";
+  /** e.g. "image/png" */
+  mime: string;
+  data: Uint8Array;
+}
 
 /** Data URLs shorter than this are left to JSON.stringify (splicing them saves nothing). */
 const SPLICE_MIN_LENGTH = 1024;

@@ -4,6 +4,7 @@ import { register as registerDemo } from "./demo.js";
 import { register as registerDoctor } from "./doctor.js";
 import { register as registerEval } from "./eval.js";
 import { register as registerJudge } from "./judge.js";
+import { register as registerPlan } from "./plan.js";
 import { register as registerReferee } from "./referee.js";
 import { register as registerRubrics } from "./rubrics.js";
 import { register as registerSample } from "./sample.js";
@@ -17,6 +18,7 @@ export function registerCommands(program: Command): void {
   registerJudge(program);
   registerDoctor(program);
   registerEval(program);
+  registerPlan(program);
   registerReferee(program);
   registerRubrics(program);
   registerSample(program);

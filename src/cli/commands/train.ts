@@ -11,9 +11,11 @@ import { runPaths } from "../../train/run-dir.js";
 import { train } from "../../train/train.js";
 import { onTrainingInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
+import { addPlanOptions, type PlanFlags, printPlan } from "./plan.js";
 
-interface TrainFlags extends ConfigOptions {
+interface TrainFlags extends ConfigOptions, PlanFlags {
   resume?: string;
+  dryRun?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -24,15 +26,19 @@ async function run(flags: TrainFlags): Promise<void> {
       hint: "drop --config/--preset; use --set to change fields such as train.max_steps",
     });
   }
+  // A resumed run continues with its stored config; --set may still change fields (e.g. max_steps).
+  const { config } = await resolveConfigFromOptions(
+    flags.resume
+      ? { config: runPaths(resolve(flags.resume)).config, ...(flags.set ? { set: flags.set } : {}) }
+      : flags,
+  );
+  if (flags.dryRun) {
+    await printPlan(config, flags);
+    return;
+  }
   const printer = progressPrinter();
   const interrupt = onTrainingInterrupt(printer.log);
   try {
-    // A resumed run continues with its stored config; --set may still change fields (e.g. max_steps).
-    const { config } = await resolveConfigFromOptions(
-      flags.resume
-        ? { config: runPaths(resolve(flags.resume)).config, ...(flags.set ? { set: flags.set } : {}) }
-        : flags,
-    );
     const result = await train({
       config,
       ...(flags.resume ? { resume: flags.resume } : {}),
@@ -54,12 +60,18 @@ async function run(flags: TrainFlags): Promise<void> {
 }
 
 export function register(program: Command): void {
-  addConfigOptions(
-    program
-      .command("train")
-      .description("RPO training of an image generator under the rubric-conditioned judge")
-      .option("--resume <run-dir>", "continue the run in this directory from its latest checkpoint")
-      .option("--json", "print the result as JSON")
-      .option("-q, --quiet", "no progress output"),
+  addPlanOptions(
+    addConfigOptions(
+      program
+        .command("train")
+        .description("RPO training of an image generator under the rubric-conditioned judge")
+        .option("--resume <run-dir>", "continue the run in this directory from its latest checkpoint")
+        .option(
+          "--dry-run",
+          "print the plan (`arr plan`: memory, time, judge cost) and exit without training",
+        )
+        .option("--json", "print the result as JSON")
+        .option("-q, --quiet", "no progress output"),
+    ),
   ).action((flags: TrainFlags) => run(flags));
 }
