@@ -3,12 +3,14 @@
 Every op takes one dict of JSON values and returns JSON values; images travel as file paths.
 
 ``sample`` semantics (what `arr sample` documents):
-- The config is the ``train`` section (model, sampler, optional lora). Sampling uses the same static
-  schedule and SDE as training with ``sampler.eta`` (so images come from the trained
-  distribution); ``eta: 0`` in the args gives the deterministic Euler sampler instead.
-- Image j of prompt i starts from a generator seeded with ``seeds[i] + j`` (``seeds`` defaults to
-  ``sampler.seed + i``); the same seed gives the same image for the same model and device. The judged
-  latent (``sampler.judged_image``: ``x0_last`` or ``final``) is what gets decoded.
+- The args are a :class:`~autorubric_runtime.run_config.SampleRequest` (every field required, built
+  by ``src/runtime/sample.ts``): the ``train`` section's ``model`` and ``sampler``, the LoRA
+  directory or null, prompts, seeds, output folder, source images, layout, images per prompt.
+  Sampling uses the same static schedule and SDE as training with ``sampler.eta`` (so images come
+  from the trained distribution; ``eta`` 0 is the deterministic Euler sampler).
+- Image j of prompt i starts from a generator seeded with ``seeds[i] + j``; the same seed gives the
+  same image for the same model and device. The judged latent (``sampler.judged_image``: ``x0_last``
+  or ``final``) is what gets decoded.
 - ``layout: "flat"`` writes ``<out>/<i:05d>_<j:02d>.png`` plus ``index.jsonl``; ``layout: "geneval"``
   writes GenEval's evaluator layout ``<out>/<i:05d>/metadata.jsonl`` (the prompt's metadata line)
   and ``<out>/<i:05d>/samples/<j:04d>.png``. For GenEval a prompt may be a metadata dict (with a
@@ -91,36 +93,24 @@ def sample(args: dict[str, Any]) -> dict[str, Any]:
     """Generate images with fixed seeds from the base model or a trained LoRA (see module docstring)."""
     from autorubric_runtime.lora import load_lora
     from autorubric_runtime.models.base import load_adapter
+    from autorubric_runtime.run_config import SampleRequest, parse_payload
     from autorubric_runtime.sampler import rollout
 
-    config = args.get("config") or {}
-    model_cfg = config.get("model")
-    if not isinstance(model_cfg, dict):
-        raise ValueError("sample: config.model is missing (pass the config's train section)")
-    scfg = dict(config.get("sampler") or {})
-    if args.get("eta") is not None:
-        scfg["eta"] = float(args["eta"])
-    prompts = args.get("prompts") or []
-    if not prompts:
+    req = parse_payload(SampleRequest, args)
+    if not req.prompts:
         raise ValueError("sample: prompts is empty")
-    entries = _prompt_entries(prompts)
-    per_prompt = int(args.get("images_per_prompt") or 1)
-    seeds = args.get("seeds") or [int(scfg.get("seed", 1223627)) + i for i in range(len(entries))]
-    if len(seeds) != len(entries):
-        raise ValueError(f"sample: {len(seeds)} seeds for {len(entries)} prompts; give one seed per prompt")
-    sources = args.get("source_images")
+    entries = _prompt_entries(list(req.prompts))
+    if len(req.seeds) != len(entries):
+        raise ValueError(f"sample: {len(req.seeds)} seeds for {len(entries)} prompts; give one seed per prompt")
+    sources = req.source_images
     if sources is not None and len(sources) != len(entries):
         raise ValueError(f"sample: {len(sources)} source_images for {len(entries)} prompts")
-    layout = args.get("layout") or "flat"
-    if layout not in ("flat", "geneval"):
-        raise ValueError(f"sample: unknown layout {layout!r}; use 'flat' or 'geneval'")
-    out_dir = Path(args["out_dir"])
+    out_dir = Path(req.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    judged = scfg.get("judged_image", "x0_last")
 
-    adapter = load_adapter(model_cfg, scfg, device=args.get("device"))
-    if args.get("lora_dir"):
-        load_lora(adapter, args["lora_dir"])
+    adapter = load_adapter(req.model, req.sampler)
+    if req.lora_dir:
+        load_lora(adapter, req.lora_dir)
     adapter.transformer.eval()
 
     paths: list[str] = []
@@ -128,11 +118,11 @@ def sample(args: dict[str, Any]) -> dict[str, Any]:
     for i, (text, meta) in enumerate(entries):
         src = [sources[i]] if sources is not None else None
         cond = adapter.encode([text], src)
-        for j in range(per_prompt):
-            gen = torch.Generator().manual_seed(int(seeds[i]) + j)
-            ro = rollout(adapter, cond, scfg, gen)
-            image = adapter.decode(ro.judged(judged))[0]
-            if layout == "geneval":
+        for j in range(req.images_per_prompt):
+            seed = req.seeds[i] + j
+            ro = rollout(adapter, cond, req.sampler, torch.Generator().manual_seed(seed))
+            image = adapter.decode(ro.judged(req.sampler.judged_image))[0]
+            if req.layout == "geneval":
                 folder = out_dir / f"{i:05d}"
                 path = folder / "samples" / f"{j:04d}.png"
                 if j == 0:
@@ -142,10 +132,10 @@ def sample(args: dict[str, Any]) -> dict[str, Any]:
                     )
             else:
                 path = out_dir / f"{i:05d}_{j:02d}.png"
-                index_lines.append(json.dumps({"prompt": text, "seed": int(seeds[i]) + j, "image": path.name}))
+                index_lines.append(json.dumps({"prompt": text, "seed": seed, "image": path.name}))
             _save_png(image, path)
             paths.append(str(path))
-    if layout == "flat":
+    if req.layout == "flat":
         (out_dir / "index.jsonl").write_text("\n".join(index_lines) + "\n")
     return {"images": paths}
 

@@ -132,7 +132,7 @@ def _save_lora(state: TrainState, out: Path, trainable: dict[str, torch.Tensor])
     wrapped = adapter.transformer
     adapter.transformer = state.inner  # save_lora reads peft_config from the plain module
     try:
-        lora.save_lora(adapter, out, state.cfg.section("lora"), state_dict=sd)
+        lora.save_lora(adapter, out, state.cfg.lora, state_dict=sd)
     finally:
         adapter.transformer = wrapped
 

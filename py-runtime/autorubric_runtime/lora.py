@@ -25,6 +25,8 @@ import torch
 from peft import LoraConfig, get_peft_model_state_dict, set_peft_model_state_dict
 from peft.helpers import rescale_adapter_scale
 
+from autorubric_runtime.run_config import LoraCfg
+
 log = logging.getLogger(__name__)
 
 ADAPTER_NAME = "default"
@@ -85,14 +87,15 @@ def resolve_targets(transformer: torch.nn.Module, targets: str | Sequence[str]) 
     return found
 
 
-def make_lora_config(transformer: torch.nn.Module, lora_cfg: dict[str, Any]) -> LoraConfig:
-    """``lora_cfg`` is the config's ``train.lora`` section (rank, alpha, dropout, targets)."""
+def make_lora_config(transformer: torch.nn.Module, lora_cfg: LoraCfg) -> LoraConfig:
+    """The peft config of the ``train.lora`` section (rank, alpha, dropout, targets)."""
     return LoraConfig(
-        r=int(lora_cfg.get("rank", 16)),
-        lora_alpha=float(lora_cfg.get("alpha", 32)),
-        lora_dropout=float(lora_cfg.get("dropout", 0.0)),
+        r=lora_cfg.rank,
+        lora_alpha=lora_cfg.alpha,
+        # the schema keeps it 0: the transformer is in eval mode in rollout, reference and update
+        lora_dropout=lora_cfg.dropout,
         init_lora_weights=True,  # B = 0: the first rollout is exactly the base model
-        target_modules=resolve_targets(transformer, lora_cfg.get("targets", "attention")),
+        target_modules=resolve_targets(transformer, lora_cfg.targets),
     )
 
 
@@ -100,7 +103,7 @@ def has_lora(transformer: torch.nn.Module) -> bool:
     return ADAPTER_NAME in (getattr(transformer, "peft_config", None) or {})
 
 
-def attach_lora(transformer: torch.nn.Module, lora_cfg: dict[str, Any] | LoraConfig) -> LoraConfig:
+def attach_lora(transformer: torch.nn.Module, lora_cfg: LoraCfg | LoraConfig) -> LoraConfig:
     """Attach a fresh LoRA (or the given LoraConfig) and freeze everything but the LoRA weights."""
     config = lora_cfg if isinstance(lora_cfg, LoraConfig) else make_lora_config(transformer, lora_cfg)
     transformer.requires_grad_(False)
@@ -148,7 +151,7 @@ def _metadata(config: LoraConfig) -> dict[str, Any]:
 def save_lora(
     adapter: Any,
     out_dir: str | Path,
-    lora_cfg: dict[str, Any] | None = None,
+    lora_cfg: LoraCfg | None = None,
     state_dict: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write ``out_dir/pytorch_lora_weights.safetensors`` (diffusers format + adapter metadata).
@@ -172,7 +175,8 @@ def save_lora(
         weight_name=WEIGHT_NAME,
     )
     _sort_header_metadata(out / WEIGHT_NAME)
-    info = {"family": adapter.family, "lora": lora_cfg, "target_modules": sorted(config.target_modules)}
+    recorded = dataclasses.asdict(lora_cfg) if lora_cfg is not None else None
+    info = {"family": adapter.family, "lora": recorded, "target_modules": sorted(config.target_modules)}
     (out / INFO_NAME).write_text(json.dumps(info, indent=2, default=str))
     return out
 

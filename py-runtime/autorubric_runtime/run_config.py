@@ -1,18 +1,19 @@
-"""The run JSON that TypeScript writes for the workers (``--config run.json``), as frozen dataclasses.
+"""The typed configs TypeScript sends to Python, as frozen dataclasses.
 
-Layout: the ``train`` section of ``src/config/schema.ts`` at the top level, snake_case as is, plus
+Two payloads, both built in TypeScript from the resolved zod config (``src/runtime/payload.ts``)
+and parsed here with one strict parser:
 
-- ``run_dir``: the run directory (checkpoints/, samples/, grids/ live in it);
-- ``prompts_file``: the normalised prompts (default ``<run_dir>/prompts.jsonl``), rows
-  ``{prompt, source_image?}``; TypeScript owns parsing of user dataset formats;
-- ``judge_task``: ``t2i`` | ``edit``;
-- ``resume``: continue from ``<run_dir>/checkpoints/latest``;
-- ``service``: ``{url, token?}`` of the reward service. It replaces the train section's
-  ``service`` (bind/port/...) which only the TypeScript side needs. The token normally travels in
-  the ``ARR_SERVICE_TOKEN`` environment variable, never in a file.
+- :class:`RunCfg`: ``run.json``, what ``python -m autorubric_runtime.worker --config run.json`` reads.
+  The ``train`` section's fields that the workers read, snake_case as in the schema, plus
+  ``run_dir``, ``prompts_file`` (rows ``{prompt, source_image}``; TypeScript owns parsing of user
+  dataset formats), ``judge_task``, ``resume`` and ``service: {url, token}`` (the token is normally
+  null here and comes from the ``ARR_SERVICE_TOKEN`` environment variable, never from a file).
+- :class:`SampleRequest`: the arguments of the bridge's ``sample`` op (api.py).
 
-The worker never parses YAML. Defaults mirror schema.ts so that tests can write short files; an
-unknown key is an error naming the key, because a silently ignored setting is worse than a crash.
+The zod schema is the only home of defaults and cross-field rules: every field here is required, so
+Python never invents a value, and an unknown key is an error naming the key (a silently ignored
+setting is worse than a crash). Adding a field: one line with ``.describe()`` in the zod schema, one
+field in the dataclass here; ``test/config/worker-payload.test.ts`` fails until both sides agree.
 """
 
 from __future__ import annotations
@@ -22,97 +23,86 @@ import json
 import os
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeVar, Union
 
 
 class RunConfigError(ValueError):
-    """A run JSON that does not match the schema (names the file and the key)."""
+    """A payload that does not match the schema (names the file and the key)."""
 
 
 @dataclass(frozen=True)
 class ModelCfg:
     family: Literal["flux", "qwen-edit"]
     path: str
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16"]
 
 
 @dataclass(frozen=True)
 class DatasetCfg:
-    path: str = ""
-    format: str = "auto"
-    shuffle: bool = True
-    drop_cjk: bool = False
-    limit: int | None = None
+    shuffle: bool
 
 
 @dataclass(frozen=True)
 class LoraCfg:
-    rank: int = 16
-    alpha: float = 32.0
-    dropout: float = 0.0
-    targets: str | tuple[str, ...] = "attention"
-    init_from: str | None = None
+    rank: int
+    alpha: float
+    dropout: float
+    targets: str | tuple[str, ...]
+    init_from: str | None
 
 
 @dataclass(frozen=True)
 class SamplerCfg:
-    steps: int = 8
-    eta: float = 0.3
-    shift: float = 3.0
-    guidance: float = 3.5
-    height: int = 512
-    width: int = 512
-    candidates: int = 2
-    same_init_noise: bool = True
-    judged_image: Literal["x0_last", "final"] = "x0_last"
-    seed: int = 1223627
+    steps: int
+    eta: float
+    shift: float
+    guidance: float
+    height: int
+    width: int
+    candidates: int
+    same_init_noise: bool
+    judged_image: Literal["x0_last", "final"]
+    seed: int
 
 
 @dataclass(frozen=True)
 class RpoCfg:
-    clip_range: float = 0.2
-    kl_beta: float = 0.01
-    kl_estimator: Literal["closed_form", "sample"] = "closed_form"
-    adv_clip: float = 5.0
-    timestep_fraction: float = 1.0
-    win_reward: float = 1.0
-    lose_reward: float = -0.1
+    clip_range: float
+    kl_beta: float
+    kl_estimator: Literal["closed_form", "sample"]
+    adv_clip: float
+    timestep_fraction: float
 
 
 @dataclass(frozen=True)
 class PipelineCfg:
-    depth: Literal[0, 1] = 0
+    depth: Literal[0, 1]
 
 
 @dataclass(frozen=True)
 class OptimCfg:
-    lr: float = 5e-5
-    weight_decay: float = 1e-4
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    grad_clip: float = 1.0
-    warmup_steps: int = 0
-    scheduler: Literal["constant_with_warmup"] = "constant_with_warmup"
+    lr: float
+    weight_decay: float
+    betas: tuple[float, float]
+    eps: float
+    grad_clip: float
+    warmup_steps: int
 
 
 @dataclass(frozen=True)
 class DistributedCfg:
-    nproc_per_node: int = 1
-    nnodes: int = 1
-    node_rank: int = 0
-    rdzv_endpoint: str | None = None
-    strategy: Literal["ddp", "fsdp"] = "ddp"
-    backend: Literal["auto", "nccl", "gloo"] = "auto"
+    strategy: Literal["ddp", "fsdp"]
+    backend: Literal["auto", "nccl", "gloo"]
 
 
 @dataclass(frozen=True)
 class ServiceCfg:
-    """Where the reward service listens (the worker's view: URL and token)."""
+    """The reward service as the worker sees it (null url: an in-process reward, tests only)."""
 
-    url: str | None = None
-    token: str | None = None
+    url: str | None
+    token: str | None
 
 
 @dataclass(frozen=True)
@@ -120,41 +110,60 @@ class RunCfg:
     """One run as the worker sees it."""
 
     model: ModelCfg
-    dataset: DatasetCfg = field(default_factory=DatasetCfg)
-    lora: LoraCfg = field(default_factory=LoraCfg)
-    sampler: SamplerCfg = field(default_factory=SamplerCfg)
-    rpo: RpoCfg = field(default_factory=RpoCfg)
-    optim: OptimCfg = field(default_factory=OptimCfg)
-    pipeline: PipelineCfg = field(default_factory=PipelineCfg)
-    prompts_per_gpu: int = 1
-    grad_accum: int = 1
-    max_steps: int = 300
-    checkpoint_every: int = 50
-    eval_every: int = 50
-    eval_prompts: tuple[str, ...] = ()
-    gradient_checkpointing: bool = True
-    mixed_precision: Literal["auto", "bf16", "no"] = "auto"
-    distributed: DistributedCfg = field(default_factory=DistributedCfg)
-    service: ServiceCfg = field(default_factory=ServiceCfg)
-    seed: int = 42
-    run_dir: str = "."
-    prompts_file: str | None = None
-    judge_task: Literal["t2i", "edit"] = "t2i"
-    resume: bool = False
+    dataset: DatasetCfg
+    lora: LoraCfg
+    sampler: SamplerCfg
+    rpo: RpoCfg
+    optim: OptimCfg
+    pipeline: PipelineCfg
+    prompts_per_gpu: int
+    grad_accum: int
+    max_steps: int
+    checkpoint_every: int
+    eval_every: int
+    eval_prompts: tuple[str, ...]
+    gradient_checkpointing: bool
+    mixed_precision: Literal["auto", "bf16", "no"]
+    distributed: DistributedCfg
+    service: ServiceCfg
+    seed: int
+    run_dir: str
+    prompts_file: str
+    judge_task: Literal["t2i", "edit"]
+    resume: bool
 
     @property
     def prompts_path(self) -> Path:
-        return Path(self.prompts_file) if self.prompts_file else Path(self.run_dir) / "prompts.jsonl"
+        return Path(self.prompts_file)
 
     @property
     def trained_steps(self) -> int:
-        """Transitions trained per sample: floor((S - 1) * fraction), the last one never."""
+        """Transitions trained per sample: floor((S - 1) * fraction), the last one never (the schema keeps it >= 1)."""
         return int((self.sampler.steps - 1) * self.rpo.timestep_fraction)
 
-    def section(self, name: str) -> dict[str, Any]:
-        """A section as a plain dict (what ``load_adapter`` and the sampler take)."""
-        value = dataclasses.asdict(getattr(self, name))
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+
+@dataclass(frozen=True)
+class SampleRequest:
+    """The ``sample`` op's arguments (see api.py for the semantics)."""
+
+    model: ModelCfg
+    sampler: SamplerCfg
+    lora_dir: str | None
+    prompts: tuple[str | dict[str, Any], ...]  # text, or a GenEval metadata object (or its JSON line)
+    seeds: tuple[int, ...]  # one per prompt; image j of prompt i uses seeds[i] + j
+    out_dir: str
+    source_images: tuple[str, ...] | None  # one per prompt for editing models
+    layout: Literal["flat", "geneval"]
+    images_per_prompt: int
+
+
+def key_tree(cls: Any) -> dict[str, Any]:
+    """Field names, nested for dataclass fields (``{"model": {"family": None, ...}, ...}``); the parity test's view."""
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name: key_tree(hints[f.name]) if dataclasses.is_dataclass(hints[f.name]) else None
+        for f in dataclasses.fields(cls)
+    }
 
 
 def _type_name(tp: Any) -> str:
@@ -168,6 +177,8 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise RunConfigError(f"{where}: expected an object, got {type(value).__name__}")
         return _build(tp, value, where)
+    if tp is Any:
+        return value
     if origin in (Union, types.UnionType):
         errors = []
         for option in typing.get_args(tp):
@@ -179,6 +190,10 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if origin is Literal:
         if value not in typing.get_args(tp):
             raise RunConfigError(f"{where}: {value!r} is not one of {list(typing.get_args(tp))}")
+        return value
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise RunConfigError(f"{where}: expected an object, got {type(value).__name__}")
         return value
     if origin is tuple:
         args = typing.get_args(tp)
@@ -215,42 +230,37 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
 def _build(cls: Any, data: dict[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
+    prefix = f"{where}." if where else ""
     unknown = sorted(set(data) - set(names))
     if unknown:
-        prefix = f"{where}." if where else ""
         raise RunConfigError(
             f"unknown key {prefix}{unknown[0]}"
             + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
             + f"; known keys here: {', '.join(names)}"
         )
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        key = f"{where}.{f.name}" if where else f.name
-        if f.name in data:
-            values[f.name] = _convert(data[f.name], hints[f.name], key)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise RunConfigError(f"missing key {key}")
-    return cls(**values)
-
-
-def _validate(cfg: RunCfg) -> None:
-    if cfg.trained_steps < 1:
+    missing = [name for name in names if name not in data]
+    if missing:
         raise RunConfigError(
-            f"rpo.timestep_fraction {cfg.rpo.timestep_fraction} with sampler.steps {cfg.sampler.steps} trains "
-            "no transition; raise the fraction so that floor((steps - 1) * fraction) >= 1"
+            f"missing key {prefix}{missing[0]}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            + "; TypeScript sends every field resolved (defaults live in the zod schema only)"
         )
-    if cfg.sampler.eta <= 0:
-        raise RunConfigError("sampler.eta must be > 0 for training (the deterministic step has no log-prob)")
-    if cfg.judge_task == "edit" and cfg.model.family != "qwen-edit":
-        raise RunConfigError(f"judge_task 'edit' needs model.family 'qwen-edit', got {cfg.model.family!r}")
+    return cls(**{name: _convert(data[name], hints[name], f"{prefix}{name}") for name in names})
 
 
-def parse_run_config(data: dict[str, Any], env: dict[str, str] | None = None) -> RunCfg:
-    """Build a :class:`RunCfg` from the decoded JSON; the token falls back to ``ARR_SERVICE_TOKEN``."""
+T = TypeVar("T")
+
+
+def parse_payload(cls: type[T], data: Any) -> T:
+    """Build the dataclass ``cls`` from decoded JSON: every field required, unknown keys rejected."""
     if not isinstance(data, dict):
-        raise RunConfigError("the run config must be a JSON object")
-    cfg: RunCfg = _build(RunCfg, data, "")
-    _validate(cfg)
+        raise RunConfigError(f"expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+    return _build(cls, data, "")
+
+
+def parse_run_config(data: Any, env: dict[str, str] | None = None) -> RunCfg:
+    """Build a :class:`RunCfg` from the decoded JSON; a null token falls back to ``ARR_SERVICE_TOKEN``."""
+    cfg = parse_payload(RunCfg, data)
     env = dict(os.environ) if env is None else env
     if cfg.service.token is None and env.get("ARR_SERVICE_TOKEN"):
         cfg = dataclasses.replace(cfg, service=dataclasses.replace(cfg.service, token=env["ARR_SERVICE_TOKEN"]))

@@ -13,12 +13,12 @@ transformer in micro-batches of ``micro_batch`` samples (default 1, as the refer
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from autorubric_runtime.models.base import Condition, ModelAdapter
+from autorubric_runtime.run_config import SamplerCfg
 from autorubric_runtime.schedule import model_timesteps, sigmas
 from autorubric_runtime.sde import SdeStepResult, sde_step_with_logprob
 
@@ -31,24 +31,19 @@ class Rollout:
     x0_last: Tensor  # (B, L, C) predicted clean latent at the last step
     final: Tensor  # (B, L, C) the last SDE sample
     cond: Condition
-    eta: float = 0.3  # noise level the trajectory was drawn with (the recompute needs it)
+    eta: float  # noise level the trajectory was drawn with (the recompute needs it)
 
     @property
     def steps(self) -> int:
         return int(self.sigmas.shape[0]) - 1
 
-    def judged(self, which: str = "x0_last") -> Tensor:
+    def judged(self, which: str) -> Tensor:
         """The latents that are decoded and judged: ``x0_last`` (the paper's code) or ``final``."""
         if which == "x0_last":
             return self.x0_last
         if which == "final":
             return self.final
         raise ValueError(f"train.sampler.judged_image: unknown value {which!r}; use 'x0_last' or 'final'")
-
-
-def _sampler_cfg(cfg: dict[str, Any]) -> dict[str, Any]:
-    # accept the sampler section itself or the whole train section
-    return cfg["sampler"] if isinstance(cfg.get("sampler"), dict) else cfg
 
 
 def init_noise(
@@ -78,7 +73,7 @@ def init_noise(
 def rollout(
     adapter: ModelAdapter,
     cond: Condition,
-    cfg: dict[str, Any],
+    cfg: SamplerCfg,
     generator: torch.Generator,
     init_noise: Tensor | None = None,
     micro_batch: int = 1,
@@ -86,16 +81,15 @@ def rollout(
     """Sample ``cond.batch_size()`` trajectories with the SDE (or Euler when eta == 0).
 
     Args:
-        cfg: the ``train.sampler`` section (steps, eta, shift), or the whole ``train`` section.
+        cfg: the ``train.sampler`` section (steps, eta and shift are used here).
         generator: draws the initial noise (when ``init_noise`` is None) and every step's noise.
         init_noise: (B, L, C) starting latents, e.g. from :func:`init_noise` for shared noise.
         micro_batch: samples per transformer call (see the module docstring on exactness).
     """
-    scfg = _sampler_cfg(cfg)
-    steps, eta, shift = int(scfg.get("steps", 8)), float(scfg.get("eta", 0.3)), float(scfg.get("shift", 3.0))
+    steps, eta = cfg.steps, cfg.eta
     b = cond.batch_size()
     L, C = adapter.latent_shape
-    sig = sigmas(steps, shift)  # (S+1,)
+    sig = sigmas(steps, cfg.shift)  # (S+1,)
     ts = model_timesteps(sig)
     if init_noise is None:
         x = torch.randn((b, L, C), generator=generator, device=generator.device, dtype=torch.float32)

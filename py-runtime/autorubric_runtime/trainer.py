@@ -259,7 +259,6 @@ def _sample_batch(state: TrainState, seq: int) -> list[Sampled]:
 
     cfg, ad, info, w = state.cfg, state.adapter, state.info, state.window
     K, S, T = cfg.sampler.candidates, cfg.sampler.steps, cfg.trained_steps
-    sampler_cfg = cfg.section("sampler")
     rows = state.data.next_batch(cfg.prompts_per_gpu, info)
     batch: list[Sampled] = []
     for i, row in enumerate(rows):
@@ -267,7 +266,7 @@ def _sample_batch(state: TrainState, seq: int) -> list[Sampled]:
         with timer(w, "time_sampling"), torch.no_grad(), state.autocast():
             cond = encoder(state)(row.prompt, row.source_image)
             x_init = init_noise(ad, 1, K, state.sample_gen, same_noise=cfg.sampler.same_init_noise)  # (K, L, C)
-            ro = rollout(ad, cond, sampler_cfg, state.sample_gen, init_noise=x_init)
+            ro = rollout(ad, cond, cfg.sampler, state.sample_gen, init_noise=x_init)
         names = [f"r{info.rank}-o{seq}-p{i}-c{c}.png" for c in range(K)]
         request = JudgeRequest(info.rank, state.update, seq * cfg.prompts_per_gpu + i, row.prompt, [], row.source_image)
         # the last transition is never trained; each candidate draws its own subset of the others

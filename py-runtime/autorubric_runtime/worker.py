@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -126,7 +127,6 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
         parts.mkdir(parents=True, exist_ok=True)
     D.barrier(info)
     indices = D.shard(list(range(len(prompts))), info)
-    sampler_cfg = cfg.section("sampler")
     L, Ch = ad.latent_shape
     # Editing needs a source image per eval instruction: the dataset's rows in file order, cycled.
     sources = [row.source_image for row in state.data.rows] if cfg.judge_task == "edit" else []
@@ -138,7 +138,7 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
             with torch.no_grad(), state.autocast():
                 ctx = state.reference_mode() if label == "base" else contextlib.nullcontext()
                 with ctx:
-                    ro = rollout(ad, cond, sampler_cfg, gen, init_noise=init)
+                    ro = rollout(ad, cond, cfg.sampler, gen, init_noise=init)
                 judged = ro.x0_last if cfg.sampler.judged_image == "x0_last" else ro.final
                 image = ad.decode(judged).float().clamp(0, 1).cpu()[0]
             if k == indices.index(gi):  # padding repeats are computed (collectives) but not written
@@ -183,14 +183,14 @@ def build_state(
     from autorubric_runtime.lora import attach_lora, load_lora
     from autorubric_runtime.models.base import load_adapter
 
-    model_cfg = cfg.section("model")
-    if cfg.distributed.strategy == "fsdp" and info.active and model_cfg["dtype"] == "auto":
+    model_cfg = cfg.model
+    if cfg.distributed.strategy == "fsdp" and info.active and model_cfg.dtype == "auto":
         # FSDP1 flattens each block into one tensor of one dtype, and the LoRA is fp32: keep the base in
         # fp32 too and let FSDP mixed precision compute in bf16 (the usual FSDP recipe)
-        model_cfg["dtype"] = "float32"
+        model_cfg = dataclasses.replace(model_cfg, dtype="float32")
     with D.rank_zero_first(info):  # a tiny model is built once into the cache by rank 0
-        adapter = load_adapter(model_cfg, cfg.section("sampler"), info.device)
-    attach_lora(adapter.transformer, cfg.section("lora"))
+        adapter = load_adapter(model_cfg, cfg.sampler, info.device)
+    attach_lora(adapter.transformer, cfg.lora)
     if cfg.gradient_checkpointing and hasattr(adapter.transformer, "enable_gradient_checkpointing"):
         adapter.transformer.enable_gradient_checkpointing()
     ckpt = latest_checkpoint(Path(cfg.run_dir) / "checkpoints") if cfg.resume else None

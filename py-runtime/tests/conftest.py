@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from payloads import make_model, make_sampler
+
+from autorubric_runtime.run_config import SamplerCfg
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -43,16 +46,12 @@ def flux_adapter(tiny_flux_dir: Path):
     from autorubric_runtime.models.base import load_adapter
 
     torch.manual_seed(0)
-    return load_adapter(
-        {"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"},
-        {"height": 32, "width": 32, "guidance": 3.5},
-        device="cpu",
-    )
+    return load_adapter(make_model(tiny_flux_dir), make_sampler(height=32, width=32), device="cpu")
 
 
 @pytest.fixture
-def sampler_cfg() -> dict:
-    return {"steps": 4, "eta": 0.3, "shift": 3.0}
+def sampler_cfg() -> SamplerCfg:
+    return make_sampler(steps=4, eta=0.3, shift=3.0, height=32, width=32)
 
 
 def perturb_lora(transformer: torch.nn.Module, seed: int = 0, scale: float = 0.05) -> None:

@@ -8,14 +8,15 @@ family's stock diffusers pipeline stays in test_flux.py and test_qwen_edit.py.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from conftest import perturb_lora
+from payloads import make_lora, make_model, make_sampler
 from PIL import Image
 
 from autorubric_runtime.lora import (
@@ -29,15 +30,16 @@ from autorubric_runtime.lora import (
 from autorubric_runtime.models.base import ModelAdapter, load_adapter
 from autorubric_runtime.models.tiny import ensure_tiny
 from autorubric_runtime.rpo import rpo_loss
+from autorubric_runtime.run_config import SamplerCfg
 from autorubric_runtime.sampler import init_noise, rollout, transition_log_prob
 
 #: family -> the sampler section its adapter is built with (sizes that keep CPU calls cheap)
-FAMILIES: dict[str, dict[str, Any]] = {
-    "flux": {"height": 32, "width": 32, "guidance": 3.5},
-    "qwen-edit": {"height": 64, "width": 64},
+FAMILIES: dict[str, SamplerCfg] = {
+    "flux": make_sampler(height=32, width=32, guidance=3.5),
+    "qwen-edit": make_sampler(height=64, width=64),
 }
 #: alpha != rank: a reload that ignored the saved alpha would come back at the wrong strength
-LORA = {"rank": 4, "alpha": 16, "targets": "extended"}
+LORA = make_lora(rank=4, alpha=16, targets="extended")
 PROMPTS = ["a red cat", "two blue dogs"]
 
 
@@ -49,8 +51,7 @@ class Family:
 
     def load(self) -> ModelAdapter:
         """A fresh fp32 CPU adapter (fresh because LoRA mutates the transformer)."""
-        model = {"family": self.name, "path": str(self.folder), "dtype": "float32"}
-        return load_adapter(model, FAMILIES[self.name], device="cpu")
+        return load_adapter(make_model(self.folder, family=self.name), FAMILIES[self.name], device="cpu")
 
     def encode(self, adapter: ModelAdapter, prompts: list[str]):
         return adapter.encode(prompts, self.sources[: len(prompts)] if self.sources else None)
@@ -76,12 +77,12 @@ def _velocity(family: Family, adapter: ModelAdapter) -> torch.Tensor:
         return adapter.predict_velocity(x, torch.tensor([0.75, 0.5]), family.encode(adapter, PROMPTS))
 
 
-def test_rollout_records_the_trajectory_and_decodes_the_judged_image(family: Family, sampler_cfg: dict) -> None:
+def test_rollout_records_the_trajectory_and_decodes_the_judged_image(family: Family, sampler_cfg: SamplerCfg) -> None:
     adapter = family.load()
     cond = family.encode(adapter, PROMPTS).repeat_each(2)  # 2 prompts x 2 candidates, prompt-major
     noise = init_noise(adapter, 2, 2, torch.Generator().manual_seed(0), same_noise=True)
     ro = rollout(adapter, cond, sampler_cfg, torch.Generator().manual_seed(1), init_noise=noise)
-    steps = sampler_cfg["steps"]
+    steps = sampler_cfg.steps
     assert ro.latents.shape == (4, steps + 1, *adapter.latent_shape) and ro.sigmas.shape == (steps + 1,)
     assert ro.log_probs is not None and ro.log_probs.shape == (4, steps) and torch.isfinite(ro.log_probs).all()
     # candidates of a prompt start from the same noise and differ through the SDE noise only
@@ -90,21 +91,23 @@ def test_rollout_records_the_trajectory_and_decodes_the_judged_image(family: Fam
     assert not torch.equal(*init_noise(adapter, 1, 2, torch.Generator().manual_seed(0), same_noise=False))
     assert torch.equal(ro.judged("final"), ro.final) and torch.equal(ro.judged("x0_last"), ro.x0_last)
     images = adapter.decode(ro.judged("x0_last"))
-    assert images.shape == (4, 3, FAMILIES[family.name]["height"], FAMILIES[family.name]["width"])
+    assert images.shape == (4, 3, FAMILIES[family.name].height, FAMILIES[family.name].width)
     assert images.dtype == torch.float32 and float(images.min()) >= 0.0 and float(images.max()) <= 1.0
     # eta = 0 is deterministic: candidates sharing their initial noise give the same latent
-    det = rollout(adapter, cond.index([0, 1]), {**sampler_cfg, "eta": 0.0}, torch.Generator(), init_noise=noise[:2])
+    det = rollout(
+        adapter, cond.index([0, 1]), dataclasses.replace(sampler_cfg, eta=0.0), torch.Generator(), init_noise=noise[:2]
+    )
     assert det.log_probs is None and torch.equal(det.x0_last[0], det.x0_last[1])
 
 
-def test_recomputed_transition_log_prob_equals_the_rollout_exactly(family: Family, sampler_cfg: dict) -> None:
+def test_recomputed_transition_log_prob_equals_the_rollout_exactly(family: Family, sampler_cfg: SamplerCfg) -> None:
     adapter = family.load()
     attach_lora(adapter.transformer, LORA)
     perturb_lora(adapter.transformer)
     cond = family.encode(adapter, PROMPTS).repeat_each(2)
     ro = rollout(adapter, cond, sampler_cfg, torch.Generator().manual_seed(2))
     adapter.transformer.train()
-    for step in range(sampler_cfg["steps"]):
+    for step in range(sampler_cfg.steps):
         for i in range(4):
             logp = transition_log_prob(adapter, ro, step, torch.tensor([i]))
             assert logp.requires_grad
@@ -113,7 +116,7 @@ def test_recomputed_transition_log_prob_equals_the_rollout_exactly(family: Famil
             assert m["ratio_mean"] == 1.0
 
 
-def test_reference_pass_is_the_base_model(family: Family, sampler_cfg: dict) -> None:
+def test_reference_pass_is_the_base_model(family: Family, sampler_cfg: SamplerCfg) -> None:
     adapter = family.load()
     cond = family.encode(adapter, PROMPTS[:1])
     ro = rollout(adapter, cond, sampler_cfg, torch.Generator().manual_seed(3))

@@ -1,6 +1,8 @@
+import dataclasses
 import json
 
 import torch
+from payloads import make_model, make_sampler
 
 from autorubric_runtime.models.tiny_flux import LATENT_TO_RGB
 from autorubric_runtime.sampler import init_noise, rollout
@@ -60,7 +62,7 @@ def test_eta_zero_matches_the_stock_flux_pipeline(flux_adapter):
     ours = rollout(
         flux_adapter,
         flux_adapter.encode(["a red cat"]),
-        {"steps": 4, "eta": 0.0, "shift": 1.0},
+        make_sampler(steps=4, eta=0.0, shift=1.0, height=32, width=32),
         torch.Generator(),
         init_noise=noise,
     )
@@ -83,13 +85,15 @@ def test_api_sample_writes_images_end_to_end(tiny_flux_dir, tmp_path):
 
     from autorubric_runtime.api import OPS
 
-    config = {
-        "model": {"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"},
-        "sampler": {"steps": 3, "eta": 0.3, "height": 64, "width": 64},
+    request = {
+        "model": dataclasses.asdict(make_model(tiny_flux_dir)),
+        "sampler": dataclasses.asdict(make_sampler(steps=3, eta=0.3, height=64, width=64)),
+        "lora_dir": None,
+        "source_images": None,
+        "layout": "flat",
+        "images_per_prompt": 1,
     }
-    flat = OPS["sample"](
-        {"config": config, "lora_dir": None, "prompts": ["a red cat"], "seeds": [7], "out_dir": str(tmp_path / "flat")}
-    )
+    flat = OPS["sample"]({**request, "prompts": ["a red cat"], "seeds": [7], "out_dir": str(tmp_path / "flat")})
     img = Image.open(flat["images"][0])
     assert img.size == (64, 64) and img.mode == "RGB"
     assert json.loads((tmp_path / "flat" / "index.jsonl").read_text())["seed"] == 7
@@ -97,8 +101,7 @@ def test_api_sample_writes_images_end_to_end(tiny_flux_dir, tmp_path):
     meta = {"tag": "counting", "include": [{"class": "dog", "count": 2}], "prompt": "a photo of two dogs"}
     out = OPS["sample"](
         {
-            "config": config,
-            "lora_dir": None,
+            **request,
             "prompts": [json.dumps(meta), "a red cat"],
             "seeds": [1, 7],
             "out_dir": str(tmp_path / "ge"),
@@ -144,9 +147,7 @@ def test_a_bf16_model_sees_the_exact_quantised_timesteps_and_guidance(tiny_flux_
     from autorubric_runtime.schedule import model_timesteps, sigmas
 
     bf16 = load_adapter(
-        {"family": "flux", "path": str(tiny_flux_dir), "dtype": "bfloat16"},
-        {"height": 32, "width": 32, "guidance": 3.5},
-        device="cpu",
+        make_model(tiny_flux_dir, dtype="bfloat16"), make_sampler(height=32, width=32, guidance=3.5), device="cpu"
     )
     assert next(bf16.transformer.parameters()).dtype == torch.bfloat16
     seen: list[torch.Tensor] = []

@@ -1,6 +1,7 @@
 import pytest
 import torch
 from conftest import perturb_lora
+from payloads import make_lora, make_model, make_sampler
 
 from autorubric_runtime.lora import (
     ATTENTION_TARGETS,
@@ -37,10 +38,10 @@ def test_save_then_pipeline_load_lora_weights_reproduces_exactly(flux_adapter, t
     from diffusers import FluxPipeline
 
     # alpha != rank: without the adapter metadata diffusers would reload at the wrong strength
-    attach_lora(flux_adapter.transformer, {"rank": 4, "alpha": 16, "targets": "extended"})
+    attach_lora(flux_adapter.transformer, make_lora(rank=4, alpha=16, targets="extended"))
     perturb_lora(flux_adapter.transformer)
     expected = _velocity(flux_adapter)
-    save_lora(flux_adapter, tmp_path / "lora", {"rank": 4, "alpha": 16, "targets": "extended"})
+    save_lora(flux_adapter, tmp_path / "lora", make_lora(rank=4, alpha=16, targets="extended"))
     assert (tmp_path / "lora" / "pytorch_lora_weights.safetensors").is_file()
 
     pipe = FluxPipeline.from_pretrained(str(tiny_flux_dir))
@@ -52,12 +53,10 @@ def test_save_then_pipeline_load_lora_weights_reproduces_exactly(flux_adapter, t
 def test_load_lora_refuses_another_rank_and_a_folder_without_weights(flux_adapter, tiny_flux_dir, tmp_path):
     from autorubric_runtime.models.base import load_adapter
 
-    attach_lora(flux_adapter.transformer, {"rank": 4, "alpha": 8})
-    save_lora(flux_adapter, tmp_path / "lora", {"rank": 4, "alpha": 8})
-    other = load_adapter(
-        {"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"}, {"height": 32, "width": 32}, "cpu"
-    )
-    attach_lora(other.transformer, {"rank": 8, "alpha": 8})
+    attach_lora(flux_adapter.transformer, make_lora(rank=4, alpha=8))
+    save_lora(flux_adapter, tmp_path / "lora", make_lora(rank=4, alpha=8))
+    other = load_adapter(make_model(tiny_flux_dir), make_sampler(height=32, width=32), "cpu")
+    attach_lora(other.transformer, make_lora(rank=8, alpha=8))
     with pytest.raises(ValueError, match="rank/targets"):
         load_lora(other, tmp_path / "lora")
     with pytest.raises(FileNotFoundError, match="no pytorch_lora_weights"):
@@ -67,7 +66,7 @@ def test_load_lora_refuses_another_rank_and_a_folder_without_weights(flux_adapte
 def test_save_accepts_a_gathered_state_dict(flux_adapter, tmp_path):
     from autorubric_runtime.lora import gather_lora_state_dict
 
-    attach_lora(flux_adapter.transformer, {"rank": 4, "alpha": 8})
+    attach_lora(flux_adapter.transformer, make_lora(rank=4, alpha=8))
     perturb_lora(flux_adapter.transformer)
     gathered = gather_lora_state_dict(flux_adapter.transformer)
     direct = lora_state_dict(flux_adapter.transformer)
@@ -85,14 +84,13 @@ def test_saved_files_are_byte_identical_for_equal_tensors(tiny_flux_dir, tmp_pat
     from autorubric_runtime.models.base import load_adapter
 
     files = []
-    for run, targets in enumerate([["to_q", "to_k", "to_v"], ["to_v", "to_q", "to_k"]]):
-        ad = load_adapter(
-            {"family": "flux", "path": str(tiny_flux_dir), "dtype": "float32"}, {"height": 32, "width": 32}, "cpu"
-        )
-        attach_lora(ad.transformer, {"rank": 4, "alpha": 8, "targets": targets})
+    for run, targets in enumerate([("to_q", "to_k", "to_v"), ("to_v", "to_q", "to_k")]):
+        ad = load_adapter(make_model(tiny_flux_dir), make_sampler(height=32, width=32), "cpu")
+        cfg = make_lora(rank=4, alpha=8, targets=targets)
+        attach_lora(ad.transformer, cfg)
         perturb_lora(ad.transformer, seed=5)
         for k in range(4):
-            out = save_lora(ad, tmp_path / f"run{run}-save{k}", {"rank": 4})
+            out = save_lora(ad, tmp_path / f"run{run}-save{k}", cfg)
             files.append((out / "pytorch_lora_weights.safetensors").read_bytes())
     assert all(f == files[0] for f in files)
     with safe_open(str(tmp_path / "run0-save0" / "pytorch_lora_weights.safetensors"), framework="pt") as f:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from payloads import make_lora, make_model, make_sampler
 from PIL import Image
 
 from autorubric_runtime.models import load_adapter
@@ -24,8 +25,8 @@ from autorubric_runtime.models.tiny_qwen_edit import (
 )
 
 H = W = 64
-MODEL = {"family": "qwen-edit", "path": "tiny", "dtype": "float32"}
-SAMPLER = {"height": H, "width": W, "steps": 4, "eta": 0.3, "shift": 3.0}
+MODEL = make_model("tiny", family="qwen-edit")
+SAMPLER = make_sampler(height=H, width=W, steps=4, eta=0.3, shift=3.0)
 
 
 @pytest.fixture(scope="module")
@@ -265,7 +266,7 @@ def test_lora_targets_and_the_stock_pipeline_reloads_the_saved_file(
     sigma = torch.tensor([0.75])
     trained = copy.copy(adapter)
     trained.transformer = base
-    lora.attach_lora(base, {"rank": 4, "alpha": 8, "targets": "extended"})
+    lora.attach_lora(base, make_lora(rank=4, alpha=8, targets="extended"))
     wrapped = [n for n, mod in base.named_modules() if hasattr(mod, "lora_A")]
     assert len(wrapped) == 12 * TinyQwenEditSpec().layers
     with torch.no_grad():
@@ -276,7 +277,7 @@ def test_lora_targets_and_the_stock_pipeline_reloads_the_saved_file(
         v1 = trained.predict_velocity(x, sigma, cond)
         assert (v1 - v0).abs().max() > 1e-3
 
-    lora.save_lora(trained, tmp_path / "lora", {"rank": 4, "alpha": 8, "targets": "extended"})
+    lora.save_lora(trained, tmp_path / "lora", make_lora(rank=4, alpha=8, targets="extended"))
     # The stock diffusers pipeline reloads it at the same strength (alpha from the adapter metadata).
     reloaded = copy.copy(adapter)
     reloaded.transformer = copy.deepcopy(adapter.transformer)

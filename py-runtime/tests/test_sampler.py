@@ -1,6 +1,9 @@
+import dataclasses
+
 import pytest
 import torch
 from conftest import perturb_lora
+from payloads import make_lora
 
 from autorubric_runtime.lora import attach_lora, lora_parameters, reference_mode
 from autorubric_runtime.rpo import kl_to_reference, rpo_loss
@@ -8,8 +11,8 @@ from autorubric_runtime.sampler import init_noise, rollout, transition, transiti
 from autorubric_runtime.schedule import model_timesteps, sigmas
 
 
-def test_eta_zero_reproduces_the_deterministic_euler_sampler(flux_adapter):
-    cfg = {"steps": 4, "eta": 0.0, "shift": 3.0}
+def test_eta_zero_reproduces_the_deterministic_euler_sampler(flux_adapter, sampler_cfg):
+    cfg = dataclasses.replace(sampler_cfg, eta=0.0)
     cond = flux_adapter.encode(["a red cat"])
     x = init_noise(flux_adapter, 1, 1, torch.Generator().manual_seed(0))
     ro = rollout(flux_adapter, cond, cfg, torch.Generator().manual_seed(5), init_noise=x)
@@ -26,13 +29,13 @@ def test_eta_zero_reproduces_the_deterministic_euler_sampler(flux_adapter):
 
 
 def test_positive_advantage_raises_its_trajectory_log_prob(flux_adapter, sampler_cfg):
-    attach_lora(flux_adapter.transformer, {"rank": 4, "alpha": 8, "targets": "extended"})
+    attach_lora(flux_adapter.transformer, make_lora(rank=4, alpha=8, targets="extended"))
     perturb_lora(flux_adapter.transformer, scale=0.01)
     cond = flux_adapter.encode(["a red cat"]).repeat_each(2)
     ro = rollout(flux_adapter, cond, sampler_cfg, torch.Generator().manual_seed(3))
     adv = torch.tensor([1.0, -0.1])
     opt = torch.optim.AdamW(lora_parameters(flux_adapter.transformer), lr=1e-3, weight_decay=0.0)
-    steps = range(sampler_cfg["steps"] - 1)  # the last transition is never trained
+    steps = range(sampler_cfg.steps - 1)  # the last transition is never trained
     for step in steps:
         for i in range(2):
             out = transition(flux_adapter, ro, step, torch.tensor([i]))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import torch
+from payloads import merge, run_data
 
 from autorubric_runtime import distributed as D
 from autorubric_runtime.reward_client import JudgeRequest, JudgeResult, LocalReward, brightness_reward
@@ -17,21 +18,17 @@ PROMPTS = [PromptRow("a red cat"), PromptRow("a blue dog on grass"), PromptRow("
 
 
 def make_cfg(model_dir: Path, **overrides: Any) -> RunCfg:
-    data: dict[str, Any] = {
-        "model": {"family": "flux", "path": str(model_dir), "dtype": "float32"},
-        "sampler": {"steps": 4, "height": 32, "width": 32},
-        "rpo": {"kl_beta": 0.01},
-        "optim": {"lr": 1e-3},
-        "gradient_checkpointing": False,
-        "mixed_precision": "no",
-        "run_dir": "/nonexistent",
-    }
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    return parse_run_config(data, env={})
+    """The default run.json on the tiny FLUX at 32x32 with 4 steps, fp32, then ``overrides``."""
+    base = run_data(
+        model={"path": str(model_dir), "dtype": "float32"},
+        sampler={"steps": 4, "height": 32, "width": 32},
+        rpo={"kl_beta": 0.01},
+        optim={"lr": 1e-3},
+        gradient_checkpointing=False,
+        mixed_precision="no",
+        run_dir="/nonexistent",
+    )
+    return parse_run_config(merge(base, overrides), env={})
 
 
 def make_state(
@@ -40,9 +37,9 @@ def make_state(
     from autorubric_runtime.lora import attach_lora
     from autorubric_runtime.models.base import load_adapter
 
-    adapter = load_adapter(cfg.section("model"), cfg.section("sampler"), device="cpu")
+    adapter = load_adapter(cfg.model, cfg.sampler, device="cpu")
     torch.manual_seed(lora_seed)  # LoRA A is drawn from the global RNG
-    attach_lora(adapter.transformer, cfg.section("lora"))
+    attach_lora(adapter.transformer, cfg.lora)
     info = info or D.DistInfo(0, 1, 0, torch.device("cpu"), None)
     return build_train_state(cfg, adapter, info, reward or LocalReward(brightness_reward()), rows)
 
@@ -207,13 +204,11 @@ def test_run_config_rejects_unknown_keys_and_bad_values(tiny_flux_dir: Path) -> 
         make_cfg(tiny_flux_dir, optim={"lr": "fast"})
     with pytest.raises(RunConfigError, match=r"strategy: 'zero' is not one of"):
         make_cfg(tiny_flux_dir, distributed={"strategy": "zero"})
-    with pytest.raises(RunConfigError, match="trains no transition"):
-        make_cfg(tiny_flux_dir, rpo={"timestep_fraction": 0.1})
-    cfg = parse_run_config(
-        {"model": {"family": "flux", "path": "tiny"}, "service": {"url": "http://127.0.0.1:1"}, "run_dir": "/r"},
-        env={"ARR_SERVICE_TOKEN": "t0k"},
-    )
+    with pytest.raises(RunConfigError, match=r"missing key rpo\.kl_beta"):
+        parse_run_config({**run_data(), "rpo": {"clip_range": 0.2, "adv_clip": 5, "timestep_fraction": 1}}, env={})
+    cfg = parse_run_config(run_data(prompts_file="/r/prompts.jsonl"), env={"ARR_SERVICE_TOKEN": "t0k"})
     assert cfg.service.token == "t0k" and cfg.prompts_path == Path("/r/prompts.jsonl") and cfg.trained_steps == 7
+    assert make_cfg(tiny_flux_dir, rpo={"timestep_fraction": 0.67}).trained_steps == 2
 
 
 def test_a_large_closed_form_kl_keeps_the_policy_near_the_reference(tiny_flux_dir: Path) -> None:

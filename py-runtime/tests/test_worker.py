@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from payloads import merge, run_data
 
 from autorubric_runtime import worker
 from autorubric_runtime.reward_client import AuthError, ServiceClient
@@ -111,23 +112,25 @@ def write_run(run_dir: Path, model_dir: Path, url: str, token: str = TOKEN, **ov
     (run_dir / "prompts.jsonl").write_text(
         "".join(json.dumps({"prompt": p, "source_image": None}) + "\n" for p in prompts)
     )
-    data = {
-        "model": {"family": "flux", "path": str(model_dir), "dtype": "float32"},
-        "dataset": {"path": str(run_dir / "prompts.jsonl")},
-        "sampler": {"steps": 4, "height": 32, "width": 32},
-        "optim": {"lr": 1e-3},
-        "max_steps": 10,
-        "checkpoint_every": 50,
-        "eval_every": 1,
-        "eval_prompts": ["a red cat", "a yellow sun"],
-        "gradient_checkpointing": False,
-        "mixed_precision": "no",
-        "run_dir": str(run_dir),
-        "judge_task": "t2i",
-        "resume": False,
-        "service": {"url": url, "token": token},
-        **overrides,
-    }
+    data = merge(
+        run_data(
+            model={"path": str(model_dir), "dtype": "float32"},
+            sampler={"steps": 4, "height": 32, "width": 32},
+            optim={"lr": 1e-3},
+            max_steps=10,
+            checkpoint_every=50,
+            eval_every=1,
+            eval_prompts=["a red cat", "a yellow sun"],
+            gradient_checkpointing=False,
+            mixed_precision="no",
+            run_dir=str(run_dir),
+            prompts_file=str(run_dir / "prompts.jsonl"),
+            judge_task="t2i",
+            resume=False,
+            service={"url": url, "token": token},
+        ),
+        overrides,
+    )
     (run_dir / "run.json").write_text(json.dumps(data))
     return data
 

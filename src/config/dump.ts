@@ -3,6 +3,7 @@
  * Secret-looking entries (e.g. a key someone put in `vlm.extra_body`) are redacted on the way out.
  */
 import { stringify } from "yaml";
+import { leafFields } from "./issues.js";
 import type { Config } from "./schema.js";
 import { hasSecretPrefix, isSecretKey } from "./suggest.js";
 
@@ -21,6 +22,22 @@ export function redactSecrets<T>(value: T): T {
     return v;
   };
   return walk(value) as T;
+}
+
+/**
+ * One line per leaf field: `dotted.path: value  # description`, in schema order, secrets redacted.
+ * Sections the config does not have (no `train`, no `vlm`) are left out.
+ */
+export function explainConfig(config: Config): string {
+  const safe = redactSecrets(config) as unknown as Record<string, unknown>;
+  const lines: string[] = [];
+  for (const { path, description } of leafFields()) {
+    let value: unknown = safe;
+    for (const key of path) value = (value as Record<string, unknown> | undefined)?.[key];
+    if (value === undefined) continue;
+    lines.push(`${path.join(".")}: ${JSON.stringify(value)}${description ? `  # ${description}` : ""}`);
+  }
+  return `${lines.join("\n")}\n`;
 }
 
 /** The config as text: YAML (default) or pretty JSON, always ending in a newline. */

@@ -105,6 +105,41 @@ export function allKeyPaths(root: z.ZodType = ConfigSchema, prefix: string[] = [
   return out;
 }
 
+/** Object keys, nested where the child is an object (`{ sampler: { eta: null, ... }, seed: null }`). */
+export type KeyTree = { [key: string]: KeyTree | null };
+
+export function keyTree(root: z.ZodType): KeyTree {
+  const shape = defOf(unwrap(root)).shape ?? {};
+  return Object.fromEntries(
+    Object.entries(shape).map(([key, child]) => [key, kindOf(child) === "object" ? keyTree(child) : null]),
+  );
+}
+
+/** A leaf field (anything but an object) and its `.describe()` text, from the outermost wrapper in. */
+export interface LeafField {
+  path: string[];
+  description: string | undefined;
+}
+
+/** Every leaf field below `root`, depth first in schema order. */
+export function leafFields(root: z.ZodType = ConfigSchema, prefix: string[] = []): LeafField[] {
+  const out: LeafField[] = [];
+  for (const [key, child] of Object.entries(defOf(unwrap(root)).shape ?? {})) {
+    const path = [...prefix, key];
+    if (kindOf(child) === "object") {
+      out.push(...leafFields(child, path));
+      continue;
+    }
+    let description: string | undefined;
+    for (let node: z.ZodType | undefined = child; node && description === undefined; ) {
+      description = node.description;
+      node = defOf(node).innerType;
+    }
+    out.push({ path, description });
+  }
+  return out;
+}
+
 export function dotted(path: readonly (string | number)[]): string {
   return path.length === 0 ? "(top level)" : path.map(String).join(".");
 }
@@ -262,6 +297,11 @@ export function describeIssue(
               : first.message,
       );
       return [{ path, text: `expected ${[...new Set(alternatives)].join(" or ")}, got ${got()}` }];
+    }
+    case "custom": {
+      // Cross-field rules (schema/rules.ts) carry their fix in params.hint.
+      const hint = typeof issue.params?.hint === "string" ? issue.params.hint : undefined;
+      return [{ path, text: `${issue.message}, got ${got()}`, ...(hint ? { hint } : {}) }];
     }
     default:
       return [{ path, text: `${issue.message}, got ${got()}` }];

@@ -27,6 +27,7 @@ import {
   toProblem,
   where,
 } from "./layer.js";
+import { moveKeys } from "./moved-keys.js";
 import { DEFAULT_PRESET, isPresetName, presetFile } from "./presets.js";
 import { type Config, ConfigSchema } from "./schema.js";
 
@@ -230,6 +231,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const merged: Plain = {};
   const origins = new Map<string, Layer>();
   for (const layer of layers) mergeInto(merged, layer.data, [], layer, origins);
+  for (const [from, to] of moveKeys(merged)) {
+    const layer = origins.get(originKey(from.split(".")));
+    if (layer) origins.set(originKey(to.split(".")), layer);
+  }
 
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {

@@ -7,6 +7,7 @@
  * orders, as in the paper's Table 2 ("Avg" equals the Table 1 figure). Ties, invalid replies and
  * failed calls count as wrong and stay in the denominator.
  */
+import { JUDGE_DEFAULTS } from "../config/schema.js";
 import { AbortError, ArrError, DatasetError, ImageError, VlmError } from "../errors.js";
 import { mapLimited } from "../util/map-limited.js";
 import { callCost } from "../vlm/usage.js";
@@ -309,7 +310,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     options.onProgress?.({ done, total: tasks.length, accuracy: correctSoFar / done });
   };
 
-  await mapLimited(tasks, options.concurrency ?? 8, async (task) => {
+  await mapLimited(tasks, options.concurrency ?? JUDGE_DEFAULTS.concurrency, async (task) => {
     if (options.signal?.aborted) throw new AbortError("evaluation aborted");
     await runOne(task);
   });

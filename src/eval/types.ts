@@ -62,7 +62,7 @@ export interface EvaluateOptions {
   pairs: readonly EvalPair[];
   /** Presentation orders to judge (default both). */
   orders?: readonly PresentationOrder[];
-  /** Judgements in flight at once (default 8; the VLM client enforces its own limit as well). */
+  /** Judgements in flight at once (default: the schema's judge.concurrency; the VLM client caps requests too). */
   concurrency?: number;
   signal?: AbortSignal;
   onProgress?: (progress: EvaluateProgress) => void;

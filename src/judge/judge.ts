@@ -413,7 +413,7 @@ export function createJudge(options: CreateJudgeOptions): Judge {
       invalid: 0,
       failed: 0,
     };
-    return mapLimited(inputs, opts.concurrency ?? 16, async (input, i) => {
+    return mapLimited(inputs, opts.concurrency ?? config.concurrency, async (input, i) => {
       if (opts.signal?.aborted) throw new AbortError("judging cancelled");
       let v: Verdict;
       try {

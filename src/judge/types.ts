@@ -81,7 +81,7 @@ export interface CompareProgress {
 }
 
 export interface CompareManyOptions {
-  /** Comparisons in flight at once (default 16; the VLM client also caps requests). */
+  /** Comparisons in flight at once (default: the judge config's `concurrency`; the VLM client also caps requests). */
   concurrency?: number;
   onProgress?: (progress: CompareProgress) => void;
   /** Called with each verdict as it completes (stream it out so a stop loses nothing). */

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { execa } from "execa";
-import type { Config, VlmConfig } from "../config/schema.js";
+import type { Config, DistributedConfig, VlmConfig } from "../config/schema.js";
 import { ArrError } from "../errors.js";
 import { pyRuntimeDir, pythonEnv, resolvePython } from "./python.js";
 
@@ -133,6 +133,28 @@ function gib(bytes: number): string {
 }
 
 const VENV_SETUP = "npm run setup:python";
+
+/**
+ * A warning when a config starts more workers per node than there are GPUs. CPU-only machines run
+ * their workers on the CPU (gloo), so there it only warns when the config asks for nccl.
+ */
+export function workersCheck(distributed: DistributedConfig, gpus: number): DoctorCheck | null {
+  const wanted = distributed.nproc_per_node;
+  if (gpus === 0 && distributed.backend !== "nccl") return null;
+  const ok = wanted <= gpus;
+  return {
+    name: "train.distributed.nproc_per_node",
+    ok,
+    required: false,
+    value: `${wanted} worker${wanted === 1 ? "" : "s"} per node, ${gpus} GPU${gpus === 1 ? "" : "s"} visible`,
+    ...(ok
+      ? {}
+      : {
+          problem: `${wanted} workers but only ${gpus} GPU${gpus === 1 ? "" : "s"}: two workers would share a device (or fail to find one)`,
+          fix: `--set train.distributed.nproc_per_node=${Math.max(1, gpus)}`,
+        }),
+  };
+}
 
 /** The install command for the interpreter in use: the venv's setup, or pip into ARR_PYTHON's. */
 function setupFix(source: string | null, python: string | null): string {
@@ -332,6 +354,10 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
             ? `${versions.gpus.length}: ${versions.gpus.map((g) => `${g.name} (${gib(g.memory_bytes)})`).join(", ")}`
             : "0",
       });
+      const processes = options.config?.train
+        ? workersCheck(options.config.train.distributed, versions.gpus.length)
+        : null;
+      if (processes) checks.push(processes);
     }
     for (const name of ["diffusers", "transformers", "peft"] as const) {
       const v = versions[name];

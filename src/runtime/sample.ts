@@ -11,6 +11,7 @@ import type { Config } from "../config/schema.js";
 import type { SamplePrompt } from "../data/sample-prompts.js";
 import { ConfigError, DatasetError, UsageError } from "../errors.js";
 import { type Bridge, createBridge } from "./bridge.js";
+import { sampleRequest } from "./payload.js";
 
 /** Options for {@link sample}. */
 export interface SampleOptions {
@@ -81,19 +82,19 @@ export async function sample(options: SampleOptions): Promise<SampleResult> {
   const seeds = options.prompts.map((_, i) => base + i * perPrompt);
   const bridge = options.bridge ?? (await createBridge());
   try {
+    const request = sampleRequest(train, {
+      lora_dir: options.loraDir ? resolve(options.loraDir) : null,
+      // GenEval folders must carry the metadata line verbatim; the op accepts it as a dict.
+      prompts: options.prompts.map((p) => (layout === "geneval" && p.metadata ? p.metadata : p.prompt)),
+      seeds,
+      out_dir: resolve(options.outDir),
+      source_images: editing ? options.prompts.map((p) => p.sourceImage as string) : null,
+      layout,
+      images_per_prompt: perPrompt,
+    });
     const result = await bridge.call<{ images: string[] }>(
       "sample",
-      {
-        config: train,
-        lora_dir: options.loraDir ? resolve(options.loraDir) : null,
-        // GenEval folders must carry the metadata line verbatim; the op accepts it as a dict.
-        prompts: options.prompts.map((p) => (layout === "geneval" && p.metadata ? p.metadata : p.prompt)),
-        seeds,
-        out_dir: resolve(options.outDir),
-        source_images: editing ? options.prompts.map((p) => p.sourceImage) : null,
-        layout,
-        images_per_prompt: perPrompt,
-      },
+      request,
       options.signal ? { signal: options.signal } : {},
     );
     return {

@@ -41,15 +41,15 @@ export interface WorkerGroup {
 
 const TAIL_LINES = 80;
 
-/** torchrun's arguments for this node. Pure, so the multi-node form is testable. */
+/**
+ * torchrun's arguments for this node. Pure, so the multi-node form is testable. The schema already
+ * requires `rdzv_endpoint` when `nnodes > 1` (config/schema/rules.ts).
+ */
 export function torchrunArgs(distributed: DistributedConfig, runJson: string, runId: string): string[] {
   const args = ["-m", "torch.distributed.run", `--nproc_per_node=${distributed.nproc_per_node}`];
-  if (distributed.nnodes === 1 && distributed.rdzv_endpoint === null) {
+  if (distributed.rdzv_endpoint === null) {
     args.push("--standalone");
   } else {
-    if (distributed.rdzv_endpoint === null) {
-      throw new Error("train.distributed.rdzv_endpoint is required when nnodes > 1");
-    }
     args.push(
       `--nnodes=${distributed.nnodes}`,
       `--node_rank=${distributed.node_rank}`,

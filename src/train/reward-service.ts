@@ -15,6 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import pLimit from "p-limit";
 import { z } from "zod";
+import { JUDGE_DEFAULTS } from "../config/schema.js";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -107,7 +108,7 @@ export interface RewardServiceOptions {
   port?: number;
   /** Bearer token; a random one by default. */
   token?: string;
-  /** Judgements in flight at once. */
+  /** Judgements in flight at once (default: the schema's judge.concurrency). */
   concurrency?: number;
   /** Consecutive failed judgements that raise the stop flag. */
   outageThreshold?: number;
@@ -140,7 +141,7 @@ const MAX_WAIT_MS = 30_000;
 export async function startRewardService(options: RewardServiceOptions): Promise<RewardService> {
   const token = options.token ?? randomBytes(24).toString("hex");
   const expectedAuth = Buffer.from(`Bearer ${token}`);
-  const limit = pLimit(options.concurrency ?? 16);
+  const limit = pLimit(options.concurrency ?? JUDGE_DEFAULTS.concurrency);
   const outageThreshold = options.outageThreshold ?? 8;
   const abort = new AbortController();
   // Every judgement in flight listens on this one signal.

@@ -20,6 +20,8 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
 import YAML from "yaml";
+import { isPlain } from "../config/layer.js";
+import { moveKeys } from "../config/moved-keys.js";
 import { type Config, ConfigSchema } from "../config/schema.js";
 import type { PromptRow } from "../data/training-prompts.js";
 import { CheckpointError } from "../errors.js";
@@ -101,7 +103,9 @@ export async function openRunDir(dir: string): Promise<{ paths: RunPaths; config
       hint: "pass the directory `arr train` created, e.g. runs/arr-run-20261129T120000",
     });
   }
-  const parsed = ConfigSchema.safeParse(YAML.parse(await readFile(paths.config, "utf8")));
+  const stored = YAML.parse(await readFile(paths.config, "utf8"));
+  if (isPlain(stored)) moveKeys(stored);
+  const parsed = ConfigSchema.safeParse(stored);
   if (!parsed.success) {
     throw new CheckpointError(`${paths.config} no longer validates: ${parsed.error.issues[0]?.message}`, {
       hint: "the run was made by another autorubric version; start a new run",

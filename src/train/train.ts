@@ -16,6 +16,7 @@ import { loadPromptDataset } from "../data/training-prompts.js";
 import { ConfigError, TrainingError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
 import { type LoadedRubric, loadRubric } from "../rubrics/rubric.js";
+import { workerConfig } from "../runtime/payload.js";
 import { pythonEnv, resolvePython } from "../runtime/python.js";
 import { launchWorkers } from "../runtime/torchrun.js";
 import { type OpenedVlm, openVlm } from "../vlm/client.js";
@@ -113,7 +114,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     judge,
     bind: trainConfig.service.bind,
     port: trainConfig.service.port,
-    concurrency: trainConfig.service.judge_concurrency,
+    concurrency: config.judge.concurrency,
     outageThreshold: trainConfig.service.outage_threshold,
     onJudgement: (record: JudgementRecord) => appendFileSync(paths.judgements, `${JSON.stringify(record)}\n`),
     onMetrics: ({ step, metrics }) => {
@@ -151,21 +152,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   });
 
   // 3. workers
-  await writeFile(
-    paths.runJson,
-    `${JSON.stringify(
-      {
-        ...trainConfig,
-        run_dir: paths.dir,
-        prompts_file: paths.prompts,
-        judge_task: config.judge.task,
-        resume: opened !== null,
-        service: { url: service.url },
-      },
-      null,
-      2,
-    )}\n`,
+  const runJson = workerConfig(
+    { ...config, train: trainConfig },
+    { runDir: paths.dir, promptsFile: paths.prompts, resume: opened !== null, serviceUrl: service.url },
   );
+  await writeFile(paths.runJson, `${JSON.stringify(runJson, null, 2)}\n`);
   const workers = launchWorkers({
     python: python.path,
     // The token travels in the environment, never in a file.

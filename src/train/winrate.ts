@@ -12,6 +12,7 @@ import type { TrainConfig } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { bootstrapMean, type Interval } from "../eval/stats.js";
 import type { Bridge } from "../runtime/bridge.js";
+import { sampleRequest } from "../runtime/payload.js";
 import { latestLora } from "./run-dir.js";
 
 /** A model to sample: the base model, or the base plus a LoRA directory. */
@@ -87,15 +88,16 @@ export async function winrate(options: WinrateOptions): Promise<WinrateResult> {
   const sample = async (ref: ModelRef, tag: string): Promise<string[]> => {
     const outDir = join(options.outDir, tag);
     await mkdir(outDir, { recursive: true });
-    const result = await options.bridge.call<{ images: string[] }>("sample", {
-      config: options.train,
+    const request = sampleRequest(options.train, {
       lora_dir: ref === "base" ? null : ref.lora,
       prompts: options.prompts,
       seeds,
       out_dir: outDir,
       source_images: options.sourceImages ?? null,
       layout: "flat",
+      images_per_prompt: 1,
     });
+    const result = await options.bridge.call<{ images: string[] }>("sample", request);
     return result.images;
   };
   const imagesA = await sample(options.a, "a");

@@ -89,6 +89,13 @@ describe("arr config (in process)", () => {
     expect(result.out).toMatch(/^ {4}path: tiny$/m);
   });
 
+  it("show --explain prints each field's value next to its description", async () => {
+    const result = await arr("config", "show", "--explain", "--set", "judge.concurrency=3");
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(/^judge\.concurrency: 3 {2}# comparisons in flight at once/m);
+    expect(result.out).toMatch(/^train\.lora\.dropout: 0 {2}# LoRA dropout probability; only 0 is accepted/m);
+  });
+
   it("config errors go to stderr with a hint and exit 2; nothing on stdout", async () => {
     const result = await arr("config", "show", "--preset", "tiny-cpu", "--set", "train.optim.lerning_rate=1");
     expect(result.code).toBe(2);

@@ -62,6 +62,16 @@ const corpus: [file: string, where: string, says: string[], shown?: string][] = 
   ["short-list.yaml", ":4:12 train.optim.betas:", ["at least 2 items, got a list of 1 item"]],
   ["extends-not-string.yaml", ":1:10 extends:", ["expected a preset name or a file path, got 3"]],
   ["lora-targets.yaml", ":4:14 train.lora.targets:", ['expected one of "attention", "extended" or a list']],
+  // Rules that span fields (src/config/schema/rules.ts) and single-field rules the workers relied on.
+  [
+    "rule-timestep-fraction.yaml",
+    ":7:24 train.rpo.timestep_fraction:",
+    ["trains no transition", "with 4 steps, got 0.3"],
+  ],
+  ["rule-eta-zero.yaml", ":5:10 train.sampler.eta:", ["must be > 0 for training", "got 0"]],
+  ["rule-edit-t2i-model.yaml", ":7:13 train.model.family:", ['judge.task is "edit"', 'got "flux"']],
+  ["rule-nnodes-no-rdzv.yaml", ":5:5 train.distributed.rdzv_endpoint:", ["required when nnodes > 1"]],
+  ["lora-dropout.yaml", ":5:14 train.lora.dropout:", ["never applies", "eval mode", "got 0.1"]],
 ];
 
 describe("malformed config files", () => {

@@ -50,7 +50,8 @@ describe("sample", () => {
     });
     const args = bridge.calls[0]?.args ?? {};
     expect(bridge.calls[0]?.op).toBe("sample");
-    expect(args.config).toEqual(config.train);
+    expect(args.model).toEqual(config.train?.model);
+    expect(args.sampler).toEqual(config.train?.sampler);
     expect(args.prompts).toEqual([
       { tag: "a", prompt: "one" },
       { tag: "b", prompt: "two" },

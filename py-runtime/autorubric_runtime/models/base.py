@@ -5,10 +5,10 @@ editing, to a :class:`Condition`), ``predict_velocity`` (one transformer call on
 ``decode`` (packed latents to RGB in [0, 1]) and ``transformer`` (the module LoRA attaches to).
 Everything the sampler and the trainer do is written against this protocol only.
 
-Family modules (``flux.py``, ``qwen_edit.py``) export ``load(model_cfg, sampler_cfg, device, dtype)
--> ModelAdapter`` so that :func:`load_adapter` can import them lazily; ``model_cfg["path"]`` is
-already a local folder or hub id (``"tiny"`` is resolved here by ``tiny.ensure_tiny``, whose recipes
-``tiny_flux.py`` and ``tiny_qwen_edit.py`` import no adapter module).
+Family modules (``flux.py``, ``qwen_edit.py``) export ``load(model: ModelCfg, sampler: SamplerCfg,
+device, dtype) -> ModelAdapter`` so that :func:`load_adapter` can import them lazily; ``model.path``
+is already a local folder or hub id (``"tiny"`` is resolved here by ``tiny.ensure_tiny``, whose
+recipes ``tiny_flux.py`` and ``tiny_qwen_edit.py`` import no adapter module).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 import torch
 from torch import Tensor
+
+from autorubric_runtime.run_config import ModelCfg, SamplerCfg
 
 #: family name -> module implementing ``load``.
 FAMILY_MODULES: dict[str, str] = {
@@ -151,11 +153,9 @@ def resolve_device(device: torch.device | str | None = None) -> torch.device:
     return torch.device(device)
 
 
-def resolve_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.dtype:
-    """``auto`` (or None): bf16 on GPU, fp32 on CPU, as the config documents."""
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype in (None, "auto"):
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """``train.model.dtype``; ``auto``: bf16 on GPU, fp32 on CPU, as the config documents."""
+    if dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     table = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
     if dtype not in table:
@@ -170,25 +170,19 @@ def family_module(family: str) -> Any:
 
 
 def load_adapter(
-    model_cfg: dict[str, Any],
-    sampler_cfg: dict[str, Any],
+    model: ModelCfg,
+    sampler: SamplerCfg,
     device: torch.device | str | None = None,
-    dtype: torch.dtype | str | None = None,
 ) -> ModelAdapter:
-    """Build the adapter for ``model_cfg`` (the config's ``train.model`` section as a dict).
+    """Build the adapter for the config's ``train.model`` section (``sampler``: image size, guidance).
 
-    ``model_cfg["path"] == "tiny"`` builds (once, cached on disk) the offline tiny model of the
-    family and loads it through the same ``from_pretrained`` code as a real checkpoint.
-    ``dtype`` None means ``model_cfg["dtype"]``.
+    ``model.path == "tiny"`` builds (once, cached on disk) the offline tiny model of the family and
+    loads it through the same ``from_pretrained`` code as a real checkpoint.
     """
-    family = model_cfg.get("family")
-    if not family:
-        raise ValueError("train.model.family is missing; use 'flux' or 'qwen-edit'")
     dev = resolve_device(device)
-    dt = resolve_dtype(dtype if dtype is not None else model_cfg.get("dtype", "auto"), dev)
-    cfg = dict(model_cfg)
-    if cfg.get("path") == "tiny":
+    dt = resolve_dtype(model.dtype, dev)
+    if model.path == "tiny":
         from autorubric_runtime.models.tiny import ensure_tiny
 
-        cfg["path"] = str(ensure_tiny(family))
-    return family_module(family).load(cfg, sampler_cfg, dev, dt)
+        model = dataclasses.replace(model, path=str(ensure_tiny(model.family)))
+    return family_module(model.family).load(model, sampler, dev, dt)

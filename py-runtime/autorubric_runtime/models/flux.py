@@ -19,6 +19,7 @@ from torch import Tensor
 
 from autorubric_runtime.models.base import Condition, unbatched
 from autorubric_runtime.models.exact_time import ExactTimeInputs
+from autorubric_runtime.run_config import ModelCfg, SamplerCfg
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +148,7 @@ class FluxAdapter:
         return (image.to(torch.float32) / 2 + 0.5).clamp(0, 1)
 
 
-def load(
-    model_cfg: dict[str, Any], sampler_cfg: dict[str, Any], device: torch.device, dtype: torch.dtype
-) -> FluxAdapter:
+def load(model: ModelCfg, sampler: SamplerCfg, device: torch.device, dtype: torch.dtype) -> FluxAdapter:
     """Load FLUX.1-dev (or the tiny folder) with from_pretrained from a local path or hub id."""
     import transformers
     from diffusers import FluxPipeline
@@ -158,7 +157,7 @@ def load(
     # progress bars would interleave with the bridge's stderr logs
     diffusers_logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
-    path = model_cfg["path"]
+    path = model.path
     try:
         pipe = FluxPipeline.from_pretrained(path, dtype=dtype)
     except OSError as err:
@@ -173,9 +172,9 @@ def load(
         module.requires_grad_(False)
     return FluxAdapter(
         pipe,
-        height=int(sampler_cfg.get("height", 512)),
-        width=int(sampler_cfg.get("width", 512)),
-        guidance=sampler_cfg.get("guidance", 3.5),
+        height=sampler.height,
+        width=sampler.width,
+        guidance=sampler.guidance,
         device=device,
         dtype=dtype,
     )

@@ -32,6 +32,7 @@ from torch import Tensor
 
 from autorubric_runtime.models.base import Condition
 from autorubric_runtime.models.exact_time import ExactTimeInputs
+from autorubric_runtime.run_config import ModelCfg, SamplerCfg
 
 log = logging.getLogger(__name__)
 
@@ -352,9 +353,7 @@ class QwenEditAdapter:
         return (img.float() / 2 + 0.5).clamp(0, 1)
 
 
-def load(
-    model_cfg: dict[str, Any], sampler_cfg: dict[str, Any], device: torch.device, dtype: torch.dtype
-) -> QwenEditAdapter:
+def load(model: ModelCfg, sampler: SamplerCfg, device: torch.device, dtype: torch.dtype) -> QwenEditAdapter:
     """Load Qwen-Image-Edit-2509 (or a folder with its layout) from a local path or hub id.
 
     Subfolders: transformer/, vae/, text_encoder/, tokenizer/, processor/ (the VL image processor).
@@ -365,7 +364,7 @@ def load(
     from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-    path = str(model_cfg["path"])
+    path = model.path
     local = Path(path)
     if local.exists() and not (local / "transformer").is_dir():
         raise FileNotFoundError(
@@ -389,16 +388,14 @@ def load(
         module.eval()
         module.to(device)
     log.info("loaded Qwen-Image-Edit from %s (%s on %s)", path, dtype, device)
-    height = int(sampler_cfg.get("height", 512))
-    width = int(sampler_cfg.get("width", 512))
     return QwenEditAdapter(
         transformer,
         vae,
         text_encoder,
         tokenizer,
         image_processor,
-        height=height,
-        width=width,
+        height=sampler.height,
+        width=sampler.width,
         device=device,
         dtype=dtype,
     )

@@ -2,7 +2,7 @@
  * `arr config validate|show|presets`: check config files, print the fully resolved config, list presets.
  */
 import type { Command } from "commander";
-import { formatConfig } from "../../config/dump.js";
+import { explainConfig, formatConfig } from "../../config/dump.js";
 import { displayPath, loadConfig } from "../../config/load.js";
 import { listPresets } from "../../config/presets.js";
 import { ArrError } from "../../errors.js";
@@ -38,11 +38,15 @@ export function register(program: Command): void {
       .command("show")
       .description("print the fully resolved config (every default filled in, paths absolute)")
       .argument("[file]", "config file (same as --config)")
-      .option("--json", "print JSON instead of YAML"),
-  ).action(async (file: string | undefined, options: ConfigOptions & { json?: boolean }) => {
-    const { config: resolved } = await resolveConfigFromOptions(options, file);
-    process.stdout.write(formatConfig(resolved, options.json ? "json" : "yaml"));
-  });
+      .option("--json", "print JSON instead of YAML")
+      .option("--explain", "one line per field: its value and what it means"),
+  ).action(
+    async (file: string | undefined, options: ConfigOptions & { json?: boolean; explain?: boolean }) => {
+      const { config: resolved } = await resolveConfigFromOptions(options, file);
+      if (options.explain) process.stdout.write(explainConfig(resolved));
+      else process.stdout.write(formatConfig(resolved, options.json ? "json" : "yaml"));
+    },
+  );
 
   config
     .command("presets")

@@ -34,7 +34,7 @@ interface EvalFlags extends ConfigOptions {
   imageRoot?: string;
   seed: string;
   resamples: string;
-  concurrency: string;
+  concurrency?: string;
   progress?: boolean;
 }
 
@@ -82,8 +82,8 @@ async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
   const limit = positiveInt("--limit", flags.limit);
   const seed = positiveInt("--seed", flags.seed, 0) ?? 0;
   const resamples = positiveInt("--resamples", flags.resamples) ?? 1000;
-  const concurrency = positiveInt("--concurrency", flags.concurrency) ?? 8;
   const { config } = await resolveConfigFromOptions(flags);
+  const concurrency = positiveInt("--concurrency", flags.concurrency) ?? config.judge.concurrency;
 
   // 1. the variants: explicit specs, else the config's rubric (and, with --compare, direct first).
   let wanted = specs;
@@ -252,7 +252,7 @@ export function register(program: Command): void {
       .option("--image-root <dir>", "folder image paths are relative to (default: the dataset's folder)")
       .option("--seed <n>", "bootstrap seed", "0")
       .option("--resamples <n>", "bootstrap resamples", "1000")
-      .option("--concurrency <n>", "judgements in flight", "8")
+      .option("--concurrency <n>", "judgements in flight (default: judge.concurrency)")
       .option("--json", "print the summary as JSON on stdout")
       .option("--no-progress", "no progress bar on stderr"),
   );

@@ -67,7 +67,7 @@ async function run(flags: JudgeFlags): Promise<void> {
   try {
     progress.update(0, pairs.length, { decided: 0, ties: 0, invalid: 0 });
     await judge.compareMany(pairs.map(compareInputFromPair), {
-      concurrency: opened.config.concurrency,
+      concurrency: config.judge.concurrency,
       signal: interrupt.signal,
       onVerdict: (v, i) => {
         done.push(v);
