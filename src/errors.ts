@@ -2,8 +2,15 @@
  * Typed errors. Every error autorubric throws is an `ArrError`: a one-line `message` saying what
  * went wrong and where, an optional `hint` saying how to fix it, and the underlying `cause`.
  * The CLI prints `message` and `hint` and maps `exitCode` to the process exit status
- * (2 = usage or config error, 1 = failure at run time).
+ * (2 = usage or config error, 1 = failure at run time; {@link EXIT_STOPPED} is not an error).
  */
+
+/**
+ * Exit status of a training run that stopped early but cleanly (Ctrl-C, SIGTERM, a judge outage, a
+ * stop requested by the controller): its latest checkpoint is good and `arr train --resume` goes on.
+ * Only a run that finished every update exits 0.
+ */
+export const EXIT_STOPPED = 3;
 export interface ArrErrorOptions {
   hint?: string;
   cause?: unknown;
@@ -142,4 +149,9 @@ export class RubricError extends ArrError {
 /** Training failed: a worker died, the judge was down past its threshold, or the run was interrupted. */
 export class TrainingError extends ArrError {
   override name = "TrainingError";
+}
+
+/** `arr setup` could not install the Python runtime (no usable base Python, pip failed, wrong torch). */
+export class SetupError extends ArrError {
+  override name = "SetupError";
 }

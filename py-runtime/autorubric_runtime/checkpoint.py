@@ -16,12 +16,16 @@ A checkpoint holds
 
 Writes are atomic: everything goes into ``.tmp-checkpoint-<update>`` and is renamed when complete,
 then ``latest`` is replaced (write + rename), so a crash mid-save leaves the previous checkpoint
-intact and ``latest`` never points at a partial one. Checkpoints happen only at update boundaries.
-Multi-node runs need ``run_dir`` on a filesystem every node sees.
+intact and ``latest`` never points at a partial one. A save that fails (a full disk) removes its
+temp folder and raises :class:`CheckpointError` naming the file and the error; the next successful
+save also clears any temp folder a killed save left. After each save only the last
+``keep_checkpoints`` checkpoints are kept, plus the one at the latest evaluation grid.
+Checkpoints happen only at update boundaries.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -79,20 +83,58 @@ def save_checkpoint(state: TrainState, root: str | Path) -> Path:
     root = Path(root)
     final = root / f"checkpoint-{state.update}"
     tmp = root / f".tmp-checkpoint-{state.update}"
-    if info.is_main:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
+    if info.is_main and tmp.exists():
+        shutil.rmtree(tmp)
     D.barrier(info)
     trainable = D.trainable_state(state.model, info)  # collective under FSDP
-    torch.save(state.optimizer.state_dict(), tmp / f"optimizer-rank{info.rank}.pt")
-    torch.save(_rng_state(state), tmp / f"rng-rank{info.rank}.pt")
-    torch.save([batch_to_dict(b) for b in state.pending], tmp / f"pending-rank{info.rank}.pt")
+    # every rank writes its own files, so every rank makes the folder (nodes need not share a disk)
+    failure = _guarded(tmp, lambda: _write_rank_files(state, tmp, trainable))
+    # one rank's failure is every rank's: they must all stop at the same point, not in a collective
+    failures = [f for f in D.all_gather_object(failure, info) if f is not None]
+    if failures:
+        if info.is_main:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(f"checkpoint at update {state.update} not written: {failures[0]}")
+    if info.is_main:
+        if final.exists():  # the same update saved twice (periodic, then final): keep the newer copy
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        pointer = root / f".{LATEST}.tmp"
+        pointer.write_text(final.name + "\n")
+        os.replace(pointer, root / LATEST)
+        log.info("checkpoint %s", final)
+        prune_checkpoints(root, keep=state.cfg.keep_checkpoints, eval_every=state.cfg.eval_every)
+    D.barrier(info)
+    return final
+
+
+def _guarded(tmp: Path, write: Any) -> str | None:
+    """Run ``write``; an OSError becomes its message naming the file (ENOSPC included), else None."""
+    try:
+        write()
+    except OSError as error:
+        name = errno.errorcode.get(error.errno or 0, "OSError")
+        where = error.filename or tmp
+        return f"cannot write {where}: {name} ({error.strerror or error})"
+    return None
+
+
+def _write_rank_files(state: TrainState, tmp: Path, trainable: dict[str, torch.Tensor] | None) -> None:
+    info = state.info
+    tmp.mkdir(parents=True, exist_ok=True)
+    _save(state.optimizer.state_dict(), tmp / f"optimizer-rank{info.rank}.pt")
+    _save(_rng_state(state), tmp / f"rng-rank{info.rank}.pt")
+    _save([batch_to_dict(b) for b in state.pending], tmp / f"pending-rank{info.rank}.pt")
     if info.is_main:
         assert trainable is not None
-        save_file({k: v.contiguous() for k, v in trainable.items()}, str(tmp / "trainable.safetensors"))
+        target = tmp / "trainable.safetensors"
+        try:
+            save_file({k: v.contiguous() for k, v in trainable.items()}, str(target))
+        except OSError as error:
+            error.filename = error.filename or str(target)
+            raise
         _save_lora(state, tmp / "lora", trainable)
-        torch.save(state.scheduler.state_dict(), tmp / "scheduler.pt")
+        _save(state.scheduler.state_dict(), tmp / "scheduler.pt")
         meta = {
             "format": FORMAT,
             "version": VERSION,
@@ -105,17 +147,40 @@ def save_checkpoint(state: TrainState, root: str | Path) -> Path:
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         (tmp / "state.json").write_text(json.dumps(meta, indent=2))
-    D.barrier(info)
-    if info.is_main:
-        if final.exists():  # the same update saved twice (periodic, then final): keep the newer copy
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        pointer = root / f".{LATEST}.tmp"
-        pointer.write_text(final.name + "\n")
-        os.replace(pointer, root / LATEST)
-        log.info("checkpoint %s", final)
-    D.barrier(info)
-    return final
+
+
+def _save(obj: Any, path: Path) -> None:
+    """``torch.save``, whose OSErrors (a full disk) name the file."""
+    try:
+        torch.save(obj, path)
+    except OSError as error:
+        error.filename = error.filename or str(path)
+        raise
+    except RuntimeError as error:  # torch wraps some write failures (e.g. a short write) in RuntimeError
+        raise OSError(errno.EIO, str(error), str(path)) from error
+
+
+def prune_checkpoints(root: Path, keep: int, eval_every: int) -> list[Path]:
+    """Remove old checkpoints and stale temp folders; returns what was removed.
+
+    Kept: the last ``keep`` checkpoints (all when 0) and the latest one at an evaluation update
+    (a multiple of ``eval_every``), whose grid shows what it learnt. Temp folders are left by saves
+    that were killed or failed; a complete save has just succeeded, so none is in use.
+    """
+    removed = [p for p in root.glob(".tmp-checkpoint-*") if p.is_dir()]
+    done = sorted(
+        (int(p.name.removeprefix("checkpoint-")), p)
+        for p in root.glob("checkpoint-*")
+        if p.is_dir() and p.name.removeprefix("checkpoint-").isdigit()
+    )
+    if keep > 0:
+        kept = {u for u, _ in done[-keep:]}
+        evals = [u for u, _ in done if eval_every and u % eval_every == 0]
+        kept.update(evals[-1:])
+        removed += [p for u, p in done if u not in kept]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
 
 
 def _save_lora(state: TrainState, out: Path, trainable: dict[str, torch.Tensor]) -> None:

@@ -71,6 +71,11 @@ def init_distributed(backend: str = "auto", timeout_s: float = 1800.0) -> DistIn
     return info
 
 
+def restart_count() -> int:
+    """How many times torchrun restarted this worker group (0 for the first attempt, or without torchrun)."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+
+
 def destroy(info: DistInfo) -> None:
     if info.active and dist.is_initialized():
         dist.destroy_process_group()
@@ -246,6 +251,15 @@ def broadcast_object(obj: object, info: DistInfo) -> object:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def all_gather_object(obj: object, info: DistInfo) -> list[object]:
+    """Every rank's ``obj``, in rank order (``[obj]`` single-process)."""
+    if not info.active:
+        return [obj]
+    out: list[object] = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
 
 
 @contextlib.contextmanager

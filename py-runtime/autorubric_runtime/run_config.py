@@ -120,6 +120,7 @@ class RunCfg:
     grad_accum: int
     max_steps: int
     checkpoint_every: int
+    keep_checkpoints: int
     eval_every: int
     eval_prompts: tuple[str, ...]
     gradient_checkpointing: bool

@@ -18,7 +18,10 @@ Two policy choices worth knowing:
 - Advantages are the judge's raw rewards clamped to +-adv_clip, as in the paper (no group
   normalisation). A pair whose judgement is not ``decided`` (tie, invalid, failed, or a malformed
   reply) trains with zero advantage and is counted: equal rewards on a tie would push both
-  candidates the same way (a defect of the reference).
+  candidates the same way (a defect of the reference). When every pair of an update failed (a
+  judge outage), the optimizer does not step at all: zero advantages would leave only the KL pull
+  and AdamW's momentum and decay, training on no evidence. The update is still counted (the data
+  and the schedule move on) and its metrics say ``optimizer_step: 0``.
 - Every transition is recomputed for one sample at a time, as the rollout ran it (micro-batch 1),
   which makes the first update exactly on-policy (ratio 1 in fp32) on kernels that are not
   batch-invariant. Every rank runs the same number of forwards per step (prompts x candidates x
@@ -237,16 +240,23 @@ def train_step(state: TrainState) -> TrainStepResult:
     if state.micro < cfg.grad_accum:
         return TrainStepResult(False, state.update, {})
 
-    # update boundary: clip the grad norm, AdamW step, LR scheduler step, zero grads.
+    # update boundary: clip the grad norm, AdamW step (unless every pair of the window failed, on every
+    # rank), LR scheduler step, zero grads.
+    reduced = WindowStats.from_vector(D.all_reduce_sum(w.vector(), state.info))
+    step = reduced.failed == 0 or reduced.failed < reduced.decided + reduced.tie + reduced.invalid + reduced.failed
     with timer(w, "time_update"):
         lr = float(state.scheduler.get_last_lr()[0])
         grad_norm = D.clip_grad_norm(state.model, state.params, cfg.optim.grad_clip)
-        state.optimizer.step()
+        if step:
+            state.optimizer.step()
+        else:
+            log.warning("update %d: every judgement failed; the optimizer does not step", state.update + 1)
         state.scheduler.step()
         state.optimizer.zero_grad(set_to_none=True)
     state.update += 1
     state.micro = 0
     metrics = window_metrics(state.window, state.info, state.totals, state.update, grad_norm, lr)
+    metrics["optimizer_step"] = int(step)
     state.window = WindowStats()
     return TrainStepResult(True, state.update, metrics)
 

@@ -32,7 +32,9 @@ import torch
 from torch import Tensor
 
 from autorubric_runtime import distributed as D
+from autorubric_runtime import lifeline
 from autorubric_runtime.checkpoint import latest_checkpoint, load_model_weights, restore_training_state, save_checkpoint
+from autorubric_runtime.launch import LAUNCHER_PID
 from autorubric_runtime.reward_client import AuthError, RewardFn, ServiceClient, ServiceReward
 from autorubric_runtime.run_config import RunCfg, RunConfigError, load_run_config
 from autorubric_runtime.trainer import PromptRow, TrainState, build_train_state, train_step
@@ -193,8 +195,10 @@ def build_state(
     attach_lora(adapter.transformer, cfg.lora)
     if cfg.gradient_checkpointing and hasattr(adapter.transformer, "enable_gradient_checkpointing"):
         adapter.transformer.enable_gradient_checkpointing()
-    ckpt = latest_checkpoint(Path(cfg.run_dir) / "checkpoints") if cfg.resume else None
-    if cfg.resume and ckpt is None:
+    # a group torchrun restarted after a crash continues from the latest checkpoint, like --resume
+    resume = cfg.resume or D.restart_count() > 0
+    ckpt = latest_checkpoint(Path(cfg.run_dir) / "checkpoints") if resume else None
+    if resume and ckpt is None:
         log.warning("resume requested but %s/checkpoints has no checkpoint yet; starting from update 0", cfg.run_dir)
     if ckpt is not None:
         load_model_weights(ckpt, adapter.transformer)
@@ -232,8 +236,16 @@ def run(cfg: RunCfg, reward: RewardFn | None = None, client: ServiceClient | Non
         saved = state.update if ckpt is not None else -1
         if info.is_main and client is not None:
             client.post_event(
-                "started", {"update": state.update, "world_size": info.world_size, "resumed": ckpt is not None}
+                "started",
+                {
+                    "update": state.update,
+                    "world_size": info.world_size,
+                    "resumed": ckpt is not None,
+                    "restart": D.restart_count(),
+                },
             )
+        # nothing is judged before the controller knows which updates are redone (it drops their old rows)
+        D.barrier(info)
         stop_reason: str | None = None
         while state.update < cfg.max_steps:
             result = train_step(state)
@@ -320,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autorubric_runtime.worker", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="run.json written by `arr train`")
     args = parser.parse_args(argv)
+    lifeline.bind_from_env(LAUNCHER_PID)  # torchrun starts workers in new sessions: die with it
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     started = time.monotonic()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
@@ -9,11 +10,13 @@ import pytest
 import torch
 from test_trainer import lora_tensors, make_cfg, make_state
 
+from autorubric_runtime import checkpoint as C
 from autorubric_runtime import distributed as D
 from autorubric_runtime.checkpoint import (
     CheckpointError,
     latest_checkpoint,
     load_model_weights,
+    prune_checkpoints,
     restore_training_state,
     save_checkpoint,
 )
@@ -121,3 +124,49 @@ def test_mid_window_checkpoint_and_layout_mismatch_are_refused(tiny_flux_dir: Pa
     with pytest.raises(CheckpointError, match="missing or incomplete"):
         latest_checkpoint(tmp_path)
     assert latest_checkpoint(tmp_path / "nothing-here") is None
+
+
+def test_a_full_disk_names_the_file_keeps_the_last_checkpoint_and_leaves_no_temp_folder(
+    tiny_flux_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = make_state(make_cfg(tiny_flux_dir))
+    run_updates(state, 1)
+    save_checkpoint(state, tmp_path)
+    run_updates(state, 1)
+    real_save = torch.save
+
+    def full_disk(obj, path, *a, **k):
+        if "rng-rank" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, path, *a, **k)
+
+    monkeypatch.setattr(C.torch, "save", full_disk)
+    with pytest.raises(CheckpointError) as caught:
+        save_checkpoint(state, tmp_path)
+    message = str(caught.value)
+    assert "checkpoint at update 2 not written" in message
+    assert "rng-rank0.pt" in message and "ENOSPC" in message and "No space left" in message
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoint-1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-1", "latest"]
+
+    # a save killed mid-way leaves its temp folder; the next successful save clears it
+    monkeypatch.setattr(C.torch, "save", real_save)
+    (tmp_path / ".tmp-checkpoint-9").mkdir()
+    (tmp_path / ".tmp-checkpoint-9" / "optimizer-rank0.pt").write_bytes(b"partial")
+    save_checkpoint(state, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-1", "checkpoint-2", "latest"]
+
+
+def test_keep_checkpoints_keeps_the_last_n_and_the_latest_evaluated(tmp_path: Path) -> None:
+    for update in (2, 4, 5, 6, 7, 8):
+        (tmp_path / f"checkpoint-{update}").mkdir()
+    (tmp_path / "checkpoint-notes").mkdir()  # not ours: never touched
+    removed = prune_checkpoints(tmp_path, keep=2, eval_every=5)
+    assert sorted(p.name for p in removed) == ["checkpoint-2", "checkpoint-4", "checkpoint-6"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint-5",
+        "checkpoint-7",
+        "checkpoint-8",
+        "checkpoint-notes",
+    ]
+    assert prune_checkpoints(tmp_path, keep=0, eval_every=5) == []  # 0 keeps every checkpoint

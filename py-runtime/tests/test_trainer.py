@@ -254,3 +254,24 @@ def test_pipelined_step_trains_the_previous_batch_while_the_next_is_judged(tiny_
     assert 0.0 <= m2["clip_frac"] <= 1.0
     train_step(state)
     assert submitted == [0, 1, 2] and judged == [0, 1, 2] and state.pending == []  # nothing wasted at the end
+
+
+def test_an_update_whose_pairs_all_failed_does_not_step_the_optimizer(tiny_flux_dir: Path) -> None:
+    # KL on and weight decay on: a step on zero advantages would still move every LoRA tensor
+    cfg = make_cfg(tiny_flux_dir, prompts_per_gpu=2, rpo={"kl_beta": 0.05}, optim={"weight_decay": 0.1})
+    state = make_state(cfg, LocalReward(lambda req: JudgeResult("failed", [0.0, 0.0])))
+    spy = Spy(state)
+    before = lora_tensors(state)
+    result = train_step(state)
+    assert result.updated and state.update == 1
+    assert result.metrics["failed"] == 2 and result.metrics["optimizer_step"] == 0
+    assert spy.steps == 0 and spy.sched == 1  # the schedule moves on with the update count
+    after = lora_tensors(state)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(p.grad is None for p in state.params)  # nothing carried into the next window
+
+    # one pair that did not fail is enough evidence to step
+    outcomes = iter([JudgeResult("failed", [0.0, 0.0]), JudgeResult("tie", [0.0, 0.0])])
+    state = make_state(cfg, LocalReward(lambda req: next(outcomes)))
+    spy = Spy(state)
+    assert train_step(state).metrics["optimizer_step"] == 1 and spy.steps == 1

@@ -184,7 +184,7 @@ def test_worker_trains_stops_on_request_with_a_checkpoint_and_resumes(tiny_flux_
         assert worker.run(cfg) == 0
     finally:
         service.close()
-    assert service.events[0]["data"] == {"update": 2, "world_size": 1, "resumed": True}
+    assert service.events[0]["data"] == {"update": 2, "world_size": 1, "resumed": True, "restart": 0}
     assert [m["step"] for m in service.metrics] == [3]
     assert service.judged[0]["step"] == 2 and Path(service.judged[0]["images"][0]).name == "r0-o2-p0-c0.png"
     assert (run_dir / "checkpoints" / "latest").read_text().strip() == "checkpoint-3"

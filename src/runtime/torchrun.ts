@@ -41,12 +41,39 @@ export interface WorkerGroup {
 
 const TAIL_LINES = 80;
 
+/** Hub tokens the workers need to download gated weights; every other credential stays out. */
+const WORKER_SECRETS = new Set(["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"]);
+
+/** A variable name that holds a credential (`OPENAI_API_KEY`, `GITHUB_TOKEN`, `AWS_SECRET_ACCESS_KEY`). */
+function isCredentialName(name: string): boolean {
+  return /(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS?|ACCESS_KEY)/i.test(name);
+}
+
+/**
+ * The environment for the workers: `base` without the VLM's key (`vlmKeyEnv`) nor any other
+ * credential-named variable (hub tokens aside). Only the controller talks to the VLM.
+ */
+export function workerEnv(base: NodeJS.ProcessEnv, vlmKeyEnv: string | null): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(base)) {
+    if (name === vlmKeyEnv) continue;
+    if (isCredentialName(name) && !WORKER_SECRETS.has(name)) continue;
+    env[name] = value;
+  }
+  return env;
+}
+
 /**
  * torchrun's arguments for this node. Pure, so the multi-node form is testable. The schema already
  * requires `rdzv_endpoint` when `nnodes > 1` (config/schema/rules.ts).
  */
 export function torchrunArgs(distributed: DistributedConfig, runJson: string, runId: string): string[] {
-  const args = ["-m", "torch.distributed.run", `--nproc_per_node=${distributed.nproc_per_node}`];
+  const args = [
+    "-m",
+    "autorubric_runtime.launch",
+    `--nproc_per_node=${distributed.nproc_per_node}`,
+    `--max-restarts=${distributed.max_restarts}`,
+  ];
   if (distributed.rdzv_endpoint === null) {
     args.push("--standalone");
   } else {
@@ -69,7 +96,8 @@ export function launchWorkers(options: LaunchWorkersOptions): WorkerGroup {
     torchrunArgs(options.distributed, options.runJson, options.runId),
     {
       cwd: options.cwd,
-      env: options.env,
+      // The launcher binds torchrun's life to this process (autorubric_runtime/lifeline.py).
+      env: { ...options.env, ARR_CONTROLLER_PID: String(process.pid) },
       extendEnv: false,
       detached: true,
       reject: false,

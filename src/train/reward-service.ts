@@ -6,16 +6,28 @@
  * reference release makes one blocking judge call per pair on every rank).
  *
  * Judge failures never crash the run: a failed judgement gives every candidate reward 0 (zero
- * advantage) and is counted. Consecutive failures past `outageThreshold` raise the stop flag so the
- * workers checkpoint and exit cleanly instead of training on nothing.
+ * advantage) and is counted. When judgements have failed without a single success for
+ * `outageSeconds`, the stop flag rises so the workers checkpoint and exit cleanly instead of training
+ * on nothing: time, not a count, because a count means a different outage at every concurrency.
+ *
+ * The service is reachable by every process on the machine (and beyond it when bound so): it judges
+ * only images under `imageRoots` (the run directory) or the dataset's own source images, refuses
+ * bodies over 1 MiB with 413, and no request it refuses ever reaches the judge, so a flood of bad
+ * requests can neither read files through the VLM nor fake an outage.
+ *
+ * A worker group that starts (a new run, a `--resume`, or torchrun restarting a crashed group) posts
+ * a `started` event; judgements still in flight from an earlier group are then no longer recorded,
+ * since the updates they belong to are being redone.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import pLimit from "p-limit";
 import { z } from "zod";
-import { JUDGE_DEFAULTS } from "../config/schema.js";
+import { JUDGE_DEFAULTS, ServiceSchema } from "../config/schema.js";
+import { refuseImages } from "./judged-images.js";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -110,8 +122,14 @@ export interface RewardServiceOptions {
   token?: string;
   /** Judgements in flight at once (default: the schema's judge.concurrency). */
   concurrency?: number;
-  /** Consecutive failed judgements that raise the stop flag. */
-  outageThreshold?: number;
+  /** Seconds of failed judgements without a success that raise the stop flag. */
+  outageSeconds?: number;
+  /** Directories whose images may be judged (every image when absent). */
+  imageRoots?: readonly string[];
+  /** Source images (editing) that may be judged besides those under `imageRoots`. */
+  sourceImages?: ReadonlySet<string>;
+  /** Clock in milliseconds (tests). */
+  now?: () => number;
   onJudgement?: (record: JudgementRecord) => void;
   onMetrics?: (metrics: WorkerMetrics) => void;
   onEvent?: (event: WorkerEvent) => void;
@@ -131,18 +149,23 @@ export interface RewardService {
 }
 
 interface Pending {
+  /** The worker group that submitted it (counts `started` events). */
+  generation: number;
   record: JudgementRecord | null;
   waiters: Array<() => void>;
 }
 
-const MAX_BODY_BYTES = 1 << 20;
+export const MAX_BODY_BYTES = 1 << 20;
 const MAX_WAIT_MS = 30_000;
 
 export async function startRewardService(options: RewardServiceOptions): Promise<RewardService> {
   const token = options.token ?? randomBytes(24).toString("hex");
   const expectedAuth = Buffer.from(`Bearer ${token}`);
   const limit = pLimit(options.concurrency ?? JUDGE_DEFAULTS.concurrency);
-  const outageThreshold = options.outageThreshold ?? 8;
+  const outageMs = (options.outageSeconds ?? ServiceSchema.parse({}).outage_seconds) * 1000;
+  const now = options.now ?? (() => performance.now());
+  let failingSince: number | null = null;
+  let generation = 0;
   const abort = new AbortController();
   // Every judgement in flight listens on this one signal.
   setMaxListeners(0, abort.signal);
@@ -178,13 +201,21 @@ export async function startRewardService(options: RewardServiceOptions): Promise
       stats.withAgreement += 1;
       if (record.agreement) stats.agreed += 1;
     }
-    stats.consecutiveFailures = record.outcome === "failed" ? stats.consecutiveFailures + 1 : 0;
-    if (stats.consecutiveFailures >= outageThreshold) {
-      requestStop(
-        `judge outage: ${stats.consecutiveFailures} consecutive judgements failed (last: ${record.error})`,
-      );
+    if (record.outcome === "failed") {
+      stats.consecutiveFailures += 1;
+      failingSince ??= now() - record.latencyMs;
+      const seconds = (now() - failingSince) / 1000;
+      if (now() - failingSince >= outageMs) {
+        requestStop(
+          `judge outage: every judgement failed for ${seconds.toFixed(0)} s ` +
+            `(${stats.consecutiveFailures} in a row; last: ${record.error})`,
+        );
+      }
+    } else {
+      stats.consecutiveFailures = 0;
+      failingSince = null;
     }
-    options.onJudgement?.(record);
+    if (entry.generation === generation) options.onJudgement?.(record);
     for (const wake of entry.waiters.splice(0)) wake();
   };
 
@@ -231,6 +262,10 @@ export async function startRewardService(options: RewardServiceOptions): Promise
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
+      if (error instanceof BodyTooLarge) {
+        send(res, 413, { error: `request body over ${MAX_BODY_BYTES} bytes` }, { close: true });
+        return;
+      }
       send(res, 500, { error: error instanceof Error ? error.message : String(error) });
     });
   });
@@ -247,7 +282,12 @@ export async function startRewardService(options: RewardServiceOptions): Promise
       const body = parseBody(SubmitSchema, await readJson(req), res);
       if (!body) return;
       const id = randomBytes(8).toString("hex");
-      pending.set(id, { record: null, waiters: [] });
+      const refused = refuseImages(body.images, body.source_image, options.imageRoots, options.sourceImages);
+      if (refused) {
+        send(res, 400, { error: refused });
+        return;
+      }
+      pending.set(id, { generation, record: null, waiters: [] });
       stats.submitted += 1;
       judgeLater(id, body);
       send(res, 202, { id });
@@ -291,6 +331,7 @@ export async function startRewardService(options: RewardServiceOptions): Promise
     if (route === "POST /v1/event") {
       const body = parseBody(EventSchema, await readJson(req), res);
       if (!body) return;
+      if (body.kind === "started") generation += 1;
       options.onEvent?.(body);
       send(res, 204);
       return;
@@ -310,7 +351,7 @@ export async function startRewardService(options: RewardServiceOptions): Promise
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
   return {
-    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address.port}`,
+    url: `http://${advertisedHost(host)}:${address.port}`,
     token,
     stats,
     get stopReason() {
@@ -326,21 +367,42 @@ export async function startRewardService(options: RewardServiceOptions): Promise
   };
 }
 
-function send(res: ServerResponse, status: number, body?: unknown): void {
+/**
+ * The host workers should call: the bound address, or for a wildcard bind (0.0.0.0, ::) the first
+ * external IPv4 address of this machine, which workers on other nodes can reach too (loopback when
+ * the machine has no external interface).
+ */
+export function advertisedHost(
+  bound: string,
+  interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces(),
+): string {
+  if (bound !== "0.0.0.0" && bound !== "[::]") return bound;
+  for (const list of Object.values(interfaces)) {
+    const external = list?.find((i) => i.family === "IPv4" && !i.internal);
+    if (external) return external.address;
+  }
+  return "127.0.0.1";
+}
+
+function send(res: ServerResponse, status: number, body?: unknown, options: { close?: boolean } = {}): void {
   if (res.headersSent) return;
+  // A refused upload is not read to its end: the connection goes, not the rest of the body.
+  const close = options.close ? { connection: "close" } : {};
   if (body === undefined) {
-    res.writeHead(status).end();
+    res.writeHead(status, close).end();
     return;
   }
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  res.writeHead(status, { "content-type": "application/json", ...close }).end(JSON.stringify(body));
 }
+
+class BodyTooLarge extends Error {}
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error("request body too large");
+    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
     chunks.push(chunk as Buffer);
   }
   if (size === 0) return {};

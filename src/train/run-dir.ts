@@ -2,8 +2,10 @@
  * A training run's directory: everything needed to inspect, reproduce or resume the run lives in it.
  *
  * ```
- * <run>/config.resolved.yaml   the fully resolved config (no secrets: keys are referenced by env var name)
- * <run>/manifest.json          versions, git commit, seeds, host, GPUs, rubric hash
+ * <run>/config.resolved.yaml   the fully resolved config, redacted like `arr config show` (keys are
+ *                              referenced by env var name; a credential put in a field is not written)
+ * <run>/manifest.json          run id, versions, git commit, seeds, host, GPUs, rubric hash
+ * <run>/summary.json           every session of the run (new, resumes), whole-run judgement totals
  * <run>/run.json               what the Python workers read (--config)
  * <run>/prompts.jsonl          the normalised training prompts
  * <run>/metrics.jsonl          one line per optimizer update (rank 0, reduced over ranks) plus judge totals
@@ -14,12 +16,14 @@
  * ```
  */
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
 import YAML from "yaml";
+import { REDACTED, redactSecrets } from "../config/dump.js";
 import { isPlain } from "../config/layer.js";
 import { moveKeys } from "../config/moved-keys.js";
 import { type Config, ConfigSchema } from "../config/schema.js";
@@ -90,9 +94,19 @@ export async function createRunDir(
   return paths;
 }
 
-/** The run's config.yaml: what a resume reads back, so it always says what ran last. */
+/**
+ * The run's config.yaml: what a resume reads back, so it always says what ran last. Redacted: a
+ * resume asks for redacted values again (see {@link openRunDir}).
+ */
 export async function writeRunConfig(paths: RunPaths, config: Config): Promise<void> {
-  await writeFile(paths.config, YAML.stringify(config));
+  await writeFile(paths.config, YAML.stringify(redactSecrets(config)));
+}
+
+/** Dotted paths of the values `writeRunConfig` redacted (a resume must supply them again). */
+export function redactedPaths(value: unknown, prefix = ""): string[] {
+  if (value === REDACTED) return [prefix];
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([k, v]) => redactedPaths(v, prefix ? `${prefix}.${k}` : k));
 }
 
 /** Reopens a run directory for `--resume`; its stored config is the one that continues. */
@@ -131,11 +145,15 @@ export interface ManifestInputs {
   resumedAt?: string[];
 }
 
-export async function writeManifest(paths: RunPaths, inputs: ManifestInputs): Promise<void> {
+/** Writes manifest.json and returns the run's id (made once, kept across resumes: torchrun's rdzv id). */
+export async function writeManifest(paths: RunPaths, inputs: ManifestInputs): Promise<string> {
   const previous = existsSync(paths.manifest)
     ? (JSON.parse(await readFile(paths.manifest, "utf8")) as Record<string, unknown>)
     : null;
+  const runId =
+    typeof previous?.run_id === "string" ? previous.run_id : `arr-${randomBytes(8).toString("hex")}`;
   const manifest = {
+    run_id: runId,
     autorubric: VERSION,
     created: previous?.created ?? new Date().toISOString(),
     resumed: [
@@ -155,7 +173,8 @@ export async function writeManifest(paths: RunPaths, inputs: ManifestInputs): Pr
     rubric_hash: inputs.rubricHash,
     vlm: inputs.config.vlm ? { provider: inputs.config.vlm.provider, model: inputs.config.vlm.model } : null,
   };
-  await writeFile(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFile(paths.manifest, `${JSON.stringify(redactSecrets(manifest), null, 2)}\n`);
+  return runId;
 }
 
 function gitCommit(): { commit: string | null; dirty: boolean | null } {

@@ -6,11 +6,13 @@
  * 3. launch the Python workers with torchrun; they sample, submit pairs, train and checkpoint;
  * 4. stream their metrics into metrics.jsonl and the progress line;
  * 5. on Ctrl-C or a judge outage, ask the workers to checkpoint and stop; on a worker crash, end the
- *    run with its traceback; in every case close everything and write the report.
+ *    run with its traceback and the last good checkpoint (torchrun restarts a crashed group from it
+ *    first when `distributed.max_restarts` allows); in every case close everything, add the session
+ *    to summary.json and write the report.
  */
-import { appendFileSync, existsSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { basename } from "node:path";
+import { join } from "node:path";
 import type { Config, TrainConfig } from "../config/schema.js";
 import { loadPromptDataset } from "../data/training-prompts.js";
 import { ConfigError, TrainingError } from "../errors.js";
@@ -18,10 +20,9 @@ import { createJudge } from "../judge/judge.js";
 import { type LoadedRubric, loadRubric } from "../rubrics/rubric.js";
 import { workerConfig } from "../runtime/payload.js";
 import { pythonEnv, resolvePython } from "../runtime/python.js";
-import { launchWorkers } from "../runtime/torchrun.js";
+import { launchWorkers, workerEnv } from "../runtime/torchrun.js";
 import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
-import type { TrainProgress } from "./progress.js";
 import { writeTrainReport } from "./report.js";
 import {
   type JudgementRecord,
@@ -34,10 +35,33 @@ import {
   openRunDir,
   probeRuntimeVersions,
   type RunPaths,
+  redactedPaths,
   writeManifest,
   writePrompts,
   writeRunConfig,
 } from "./run-dir.js";
+import { recordSession, rewindRecords } from "./run-records.js";
+
+/** What the controller reports after each optimizer update (the CLI's progress line shows it). */
+export interface TrainProgress {
+  update: number;
+  totalUpdates: number;
+  rewardMean: number | null;
+  /** The update's RPO loss, KL to the reference and fraction of clipped ratios (null if not reported). */
+  loss: number | null;
+  kl: number | null;
+  clipFraction: number | null;
+  judge: Readonly<ServiceStats>;
+  calls: number;
+  tokens: number;
+  /** VLM spending so far, in `currency` (the price table's). */
+  cost: number;
+  currency: string;
+  /** Seconds of the last update spent sampling, waiting for the judge, and updating. */
+  split: { sampling: number; judgeWait: number; update: number } | null;
+  /** Seconds the workers measured for this update (start-up excluded), when reported. */
+  stepSeconds: number | null;
+}
 
 export interface TrainOptions {
   /** The resolved config (from `loadConfig`). */
@@ -70,8 +94,10 @@ export interface TrainResult {
   paths: RunPaths;
   /** Optimizer updates completed (counted over the whole run, resumes included). */
   updates: number;
-  /** Why the run stopped before max_steps, or null when it finished. */
+  /** Why the run stopped before max_steps (a stop request, or a second Ctrl-C), or null when it finished. */
   stopReason: string | null;
+  /** Times torchrun restarted the worker group after a crash in this session. */
+  restarts: number;
   judge: ServiceStats;
   usage: { calls: number; tokens: number; cost: number };
   lastMetrics: Record<string, unknown> | null;
@@ -83,6 +109,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const config = options.config ?? opened?.config;
   if (!config) throw new ConfigError("train() needs a config or a run directory to resume");
   const trainConfig = requireTrain(config);
+  const redacted = redactedPaths(config);
+  if (redacted.length > 0) {
+    throw new ConfigError(`the run's stored config has redacted values: ${redacted.join(", ")}`, {
+      hint: "credentials are never written to a run directory: give them again, e.g. --set vlm.extra_body.KEY=... (better: a field that names an environment variable)",
+      path: redacted[0],
+    });
+  }
   const paths = opened ? opened.paths : await createRunDir(config, { dir: options.runDir });
   // A resume may change fields (a larger max_steps): the stored config always says what ran last.
   if (opened && options.config) await writeRunConfig(paths, config);
@@ -92,7 +125,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const rubric = config.judge.rubric_file ? await loadRubric(config.judge.rubric_file) : null;
   const python = resolvePython();
   const env = pythonEnv();
-  await writeManifest(paths, {
+  const runId = await writeManifest(paths, {
     config,
     python: { path: python.path, versions: await probeRuntimeVersions(python.path, env) },
     rubricHash: rubric?.hash ?? null,
@@ -106,8 +139,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const judge = options.judge ?? trainingJudge(config, rubric, vlm, meter);
   let lastMetrics: Record<string, unknown> | null = null;
   let updates = 0;
-  const startedAt = performance.now();
-  let startUpdate: number | null = null;
+  let fromUpdate = 0;
+  let restarts = 0;
+  let killed = false;
+  const sessionStarted = new Date().toISOString();
+  // The controller's own files: when one cannot be written (full disk), the run stops with that error.
+  let writeFailure: string | null = null;
+  const append = (file: string, row: unknown) => {
+    try {
+      appendFileSync(file, `${JSON.stringify(row)}\n`);
+    } catch (error) {
+      writeFailure ??= `cannot write ${file}: ${error instanceof Error ? error.message : String(error)}`;
+      service.requestStop(writeFailure);
+    }
+  };
   const log = (line: string) => options.onLog?.(line);
 
   const service = await startRewardService({
@@ -115,11 +160,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     bind: trainConfig.service.bind,
     port: trainConfig.service.port,
     concurrency: config.judge.concurrency,
-    outageThreshold: trainConfig.service.outage_threshold,
-    onJudgement: (record: JudgementRecord) => appendFileSync(paths.judgements, `${JSON.stringify(record)}\n`),
+    outageSeconds: trainConfig.service.outage_seconds,
+    // Workers may only have the run's own samples judged (and the dataset's source images).
+    imageRoots: [paths.dir],
+    sourceImages: sourceImagesOf(paths.prompts),
+    onJudgement: (record: JudgementRecord) => append(paths.judgements, record),
     onMetrics: ({ step, metrics }) => {
       updates = step;
-      startUpdate ??= step - 1;
       const totals = meter.totals;
       const line = {
         time: new Date().toISOString(),
@@ -131,22 +178,40 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         vlm_cost: totals.cost,
       };
       lastMetrics = line;
-      appendFileSync(paths.metrics, `${JSON.stringify(line)}\n`);
+      append(paths.metrics, line);
       options.onProgress?.({
         update: step,
         totalUpdates: trainConfig.max_steps,
         rewardMean: numberOrNull(metrics.reward_mean),
+        loss: numberOrNull(metrics.loss),
+        kl: numberOrNull(metrics.kl),
+        clipFraction: numberOrNull(metrics.clip_frac),
         judge: service.stats,
         calls: totals.calls,
         tokens: totals.totalTokens,
         cost: totals.cost,
+        currency: config.vlm?.price.currency ?? "USD",
         split: splitOf(metrics),
-        elapsed: (performance.now() - startedAt) / 1000,
-        startUpdate: startUpdate ?? 0,
+        stepSeconds: numberOrNull(metrics.time_step),
       });
     },
     onEvent: (event) => {
       if (event.kind === "checkpoint") log(`checkpoint saved: ${String(event.data.path ?? "")}`);
+      if (event.kind === "started") {
+        const at = Number(event.data.update ?? 0);
+        const restart = Number(event.data.restart ?? 0);
+        if (restart > restarts) {
+          restarts = restart;
+          log(
+            `worker group restarted (${restart}/${trainConfig.distributed.max_restarts}) from update ${at}`,
+          );
+        } else {
+          fromUpdate = at;
+        }
+        updates = at;
+        // The updates after the checkpoint are redone: their rows are written again by the new group.
+        rewindRecords(paths, at);
+      }
     },
     onStop: (reason) => log(`stopping: ${reason} (workers checkpoint first)`),
   });
@@ -159,16 +224,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   await writeFile(paths.runJson, `${JSON.stringify(runJson, null, 2)}\n`);
   const workers = launchWorkers({
     python: python.path,
-    // The token travels in the environment, never in a file.
-    env: { ...env, ARR_SERVICE_TOKEN: service.token },
+    // The token travels in the environment, never in a file; the VLM's key stays here.
+    env: { ...workerEnv(env, config.vlm?.api_key_env ?? null), ARR_SERVICE_TOKEN: service.token },
     distributed: trainConfig.distributed,
     runJson: paths.runJson,
-    runId: basename(paths.dir),
+    runId,
     cwd: paths.dir,
     onLine: log,
   });
   const onStop = () => service.requestStop("interrupted: checkpointing");
-  const onKill = () => void workers.terminate(2_000);
+  const onKill = () => {
+    killed = true;
+    void workers.terminate(2_000);
+  };
   options.signal?.addEventListener("abort", onStop);
   options.killSignal?.addEventListener("abort", onKill);
   if (options.signal?.aborted) onStop();
@@ -184,29 +252,75 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await ownVlm?.close();
   }
   const totals = meter.totals;
+  const usage = { calls: totals.calls, tokens: totals.totalTokens, cost: totals.cost };
+  const stopReason = killed ? "killed: interrupted twice" : (writeFailure ?? service.stopReason);
   const result: TrainResult = {
     runDir: paths.dir,
     paths,
     updates,
-    stopReason: service.stopReason,
+    stopReason,
+    restarts,
     judge: { ...service.stats },
-    usage: { calls: totals.calls, tokens: totals.totalTokens, cost: totals.cost },
+    usage,
     lastMetrics,
   };
-  await writeFile(paths.summary, `${JSON.stringify({ ...result, exit }, null, 2)}\n`);
+  const session = {
+    started: sessionStarted,
+    ended: new Date().toISOString(),
+    fromUpdate,
+    toUpdate: updates,
+    stopReason,
+    exit: { exitCode: exit.exitCode, signal: exit.signal },
+    restarts,
+    usage,
+  };
+  const resume = `arr train --resume ${paths.dir}`;
+  try {
+    await recordSession(paths, session, { maxSteps: trainConfig.max_steps, lastMetrics });
+  } catch (error) {
+    throw new TrainingError(`cannot write ${paths.summary}: ${errorText(error)}`, {
+      hint: `${lastCheckpoint(paths)}; free space, then \`${resume}\``,
+      cause: error,
+    });
+  }
   await writeTrainReport(paths, { rubric, config }).catch((error: unknown) => {
-    log(`report not written: ${error instanceof Error ? error.message : String(error)}`);
+    log(`report not written: ${errorText(error)}`);
   });
-  if (exit.exitCode !== 0) {
+  if (writeFailure !== null) {
+    throw new TrainingError(writeFailure, {
+      hint: `${lastCheckpoint(paths)}; free space, then \`${resume}\``,
+    });
+  }
+  if (exit.exitCode !== 0 && !killed) {
     const traceback = extractTraceback(exit.tail);
+    const cause = pythonError(traceback);
     throw new TrainingError(
-      `a training worker failed (exit ${exit.exitCode ?? exit.signal}); checkpoints so far are in ${paths.checkpoints}`,
-      {
-        hint: `resume with \`arr train --resume ${paths.dir}\` once fixed. Worker output:\n${traceback}`,
-      },
+      `a training worker failed (exit ${exit.exitCode ?? exit.signal})${cause ? `: ${cause}` : ""}; ${lastCheckpoint(paths)}`,
+      { hint: `resume with \`${resume}\` once fixed. Worker output:\n${traceback}` },
     );
   }
   return result;
+}
+
+/** Where a resume would continue from, for error messages. */
+function lastCheckpoint(paths: RunPaths): string {
+  const pointer = join(paths.checkpoints, "latest");
+  if (!existsSync(pointer)) return "no checkpoint was written yet (a resume starts from update 0)";
+  return `the last good checkpoint is ${join(paths.checkpoints, readFileSync(pointer, "utf8").trim())}`;
+}
+
+/** The source images a run's prompts refer to (editing): the only images outside the run it judges. */
+function sourceImagesOf(prompts: string): Set<string> {
+  const sources = new Set<string>();
+  for (const line of readFileSync(prompts, "utf8").split("\n")) {
+    const source = line.trim() ? (JSON.parse(line) as { source_image?: unknown }).source_image : null;
+    if (typeof source === "string") sources.add(source);
+  }
+  return sources;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The reward judge of a run: the configured VLM conditioned on the run's rubric. */
@@ -254,6 +368,13 @@ function splitOf(metrics: Record<string, unknown>): TrainProgress["split"] {
   const judgeWait = numberOrNull(metrics.time_judge_wait);
   const update = numberOrNull(metrics.time_update);
   return sampling === null || judgeWait === null || update === null ? null : { sampling, judgeWait, update };
+}
+
+/** The exception line of a Python traceback (`OSError: [Errno 28] ...`), or null. */
+export function pythonError(traceback: string): string | null {
+  const lines = traceback.split("\n").map((line) => line.replace(/^\[rank \d+\] /, "").trim());
+  const errors = lines.filter((line) => /^[A-Za-z_][\w.]*(Error|Exception|Interrupt)(: |$)/.test(line));
+  return errors.at(0) ?? null;
 }
 
 /** The Python traceback in the workers' last lines (torchrun's summary follows it). */

@@ -2,9 +2,24 @@
  * The control and reward service (protocol v1) over real loopback HTTP: authentication, submit and
  * long-poll, failed judgements, the outage stop, protocol errors, metrics and events.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { type PairJudge, type RewardService, startRewardService } from "../../src/train/reward-service.js";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  advertisedHost,
+  MAX_BODY_BYTES,
+  type PairJudge,
+  type RewardService,
+  startRewardService,
+} from "../../src/train/reward-service.js";
 import { until } from "../support/until.js";
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "arr-service-"));
+});
+afterAll(() => rm(tmp, { recursive: true, force: true }));
 
 const services: RewardService[] = [];
 afterEach(async () => {
@@ -140,10 +155,12 @@ describe("reward service", () => {
     expect(m.asked).toHaveLength(3);
   });
 
-  it("a failed judgement gives zero rewards, is counted, and an outage past the threshold raises stop", async () => {
+  it("a failed judgement gives zero rewards, is counted, and failures lasting outage_seconds raise stop", async () => {
     const records: Array<{ outcome: string; error?: string }> = [];
+    let clock = 1_000_000;
     const { service, call, stops } = await start(manualJudge("throw").judge, {
-      outageThreshold: 3,
+      outageSeconds: 20,
+      now: () => clock,
       onJudgement: (r) => records.push(r),
     });
     const ids: string[] = [];
@@ -159,20 +176,26 @@ describe("reward service", () => {
     }
     expect(service.stats.failed).toBe(2);
     expect(records[0]?.error).toContain("VLM endpoint unreachable");
-    // Two failures: below the threshold, training goes on.
+    // 10 s of failures: shorter than the outage, training goes on.
+    clock += 10_000;
+    const second = (await call("POST", "/v1/judge", submission(2))).body?.id as string;
+    await call("GET", `/v1/judge/${second}?wait_ms=30000`);
     expect((await call("GET", "/v1/control")).body?.stop).toBe(false);
-    const third = (await call("POST", "/v1/judge", submission(2))).body?.id as string;
+    // 20 s without a success: an outage, whatever the number of judgements.
+    clock += 10_000;
+    const third = (await call("POST", "/v1/judge", submission(3))).body?.id as string;
     await call("GET", `/v1/judge/${third}?wait_ms=30000`);
     const control = await call("GET", "/v1/control");
     expect(control.body?.stop).toBe(true);
     expect(String(control.body?.reason)).toMatch(
-      /judge outage: 3 consecutive judgements failed.*unreachable/,
+      /judge outage: every judgement failed for 20 s \(4 in a row; last: .*unreachable/,
     );
     expect(stops).toHaveLength(1);
     expect(service.stopReason).toBe(control.body?.reason);
   });
 
-  it("a success resets the consecutive-failure count", async () => {
+  it("a success restarts the outage clock", async () => {
+    let clock = 0;
     let fail = true;
     const judge: PairJudge = {
       compare: async () => {
@@ -180,13 +203,15 @@ describe("reward service", () => {
         return { outcome: "tie", rewards: [0, 0], agreement: null, cached: false };
       },
     };
-    const { service, call } = await start(judge, { outageThreshold: 2 });
+    const { service, call } = await start(judge, { outageSeconds: 20, now: () => clock });
     const id1 = (await call("POST", "/v1/judge", submission(0))).body?.id as string;
     await call("GET", `/v1/judge/${id1}?wait_ms=30000`);
+    clock += 15_000;
     fail = false;
     const id2 = (await call("POST", "/v1/judge", submission(1))).body?.id as string;
     expect((await call("GET", `/v1/judge/${id2}?wait_ms=30000`)).body?.outcome).toBe("tie");
     fail = true;
+    clock += 15_000; // 30 s since the first failure, but only 0 s since the last success
     const id3 = (await call("POST", "/v1/judge", submission(2))).body?.id as string;
     await call("GET", `/v1/judge/${id3}?wait_ms=30000`);
     expect(service.stats).toMatchObject({ failed: 2, tie: 1, consecutiveFailures: 1 });
@@ -229,5 +254,90 @@ describe("reward service", () => {
       reason: "interrupted: checkpointing",
     });
     expect(stops).toEqual(["interrupted: checkpointing"]);
+  });
+
+  it("judges only the run's own images and the dataset's sources; refused requests never reach the judge", async () => {
+    const run = join(tmp, "run");
+    await mkdir(join(run, "samples"), { recursive: true });
+    const [a, b, secret, source] = ["samples/a.png", "samples/b.png", "../secret.png", "../source.png"].map(
+      (n) => join(run, n),
+    ) as [string, string, string, string];
+    for (const path of [a, b, secret, source]) await writeFile(path, "png");
+    await symlink(secret, join(run, "samples", "link.png"));
+    const m = manualJudge();
+    const { service, call } = await start(m.judge, { imageRoots: [run], sourceImages: new Set([source]) });
+    const refused = async (patch: Record<string, unknown>, pattern: RegExp) => {
+      const res = await call("POST", "/v1/judge", { ...submission(), images: [a, b], ...patch });
+      expect(res.status).toBe(400);
+      expect(String(res.body?.error)).toMatch(pattern);
+    };
+    await refused({ images: [a, secret] }, /secret\.png is outside the run directory/);
+    await refused({ images: [a, join(run, "samples", "link.png")] }, /outside the run directory/);
+    await refused({ images: [a, join(run, "samples", "..", "..", "secret.png")] }, /outside the run/);
+    await refused({ images: [a, "/etc/passwd"] }, /outside the run directory/);
+    await refused({ images: [a, "samples/b.png"] }, /absolute path/);
+    await refused({ images: [a, join(run, "samples", "missing.png")] }, /not an existing file/);
+    await refused({ source_image: secret }, /source_image: .* not one of the run's source images/);
+    expect(m.asked).toEqual([]);
+    expect(service.stats.submitted).toBe(0);
+    expect(
+      (await call("POST", "/v1/judge", { ...submission(), images: [a, b], source_image: source })).status,
+    ).toBe(202);
+    expect(m.asked).toEqual([[a, b]]);
+  });
+
+  it("answers 413 to a body over 1 MiB, and a flood of bad requests neither stops the run nor blocks it", async () => {
+    const m = manualJudge();
+    const run = join(tmp, "flood");
+    await mkdir(run, { recursive: true });
+    const [a, b] = [join(run, "a.png"), join(run, "b.png")];
+    for (const path of [a, b]) await writeFile(path, "png");
+    const { service, call } = await start(m.judge, { imageRoots: [run], outageSeconds: 0 });
+    const huge = await call("POST", "/v1/judge", { ...submission(), prompt: "x".repeat(MAX_BODY_BYTES + 1) });
+    expect(huge.status).toBe(413);
+    const flood = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => {
+        const kind = i % 4;
+        if (kind === 0) return call("POST", "/v1/judge", { ...submission(i) }, "wrong-token");
+        if (kind === 1) return call("POST", "/v1/judge", "{not json");
+        if (kind === 2) return call("POST", "/v1/judge", { ...submission(i), images: ["/etc/passwd", a] });
+        return call("GET", `/v1/judge/${i.toString(16)}`);
+      }),
+    );
+    expect(new Set(flood.map((r) => r.status))).toEqual(new Set([401, 400, 404]));
+    expect(service.stopReason).toBeNull();
+    expect(m.asked).toEqual([]);
+    // The service still works for the workers.
+    const id = (await call("POST", "/v1/judge", { ...submission(), images: [a, b] })).body?.id as string;
+    m.release();
+    expect((await call("GET", `/v1/judge/${id}?wait_ms=30000`)).body?.outcome).toBe("decided");
+    expect((await call("GET", "/v1/control")).body?.stop).toBe(false);
+  });
+
+  it("a worker group that starts drops the verdicts still in flight for the group before it", async () => {
+    const m = manualJudge();
+    const records: Array<{ index: number }> = [];
+    const { call } = await start(m.judge, { onJudgement: (r) => records.push(r) });
+    const old = (await call("POST", "/v1/judge", submission(0))).body?.id as string;
+    expect((await call("POST", "/v1/event", { rank: 0, kind: "started", data: { update: 0 } })).status).toBe(
+      204,
+    );
+    const fresh = (await call("POST", "/v1/judge", submission(1))).body?.id as string;
+    m.release();
+    m.release();
+    for (const id of [old, fresh]) await call("GET", `/v1/judge/${id}?wait_ms=30000`);
+    expect(records.map((r) => r.index)).toEqual([1]);
+  });
+
+  it("advertises an address other nodes can reach when bound to every interface", () => {
+    const lo = { address: "127.0.0.1", family: "IPv4", internal: true } as const;
+    const eth = { address: "10.1.2.3", family: "IPv4", internal: false } as const;
+    const common = { netmask: "", mac: "", cidr: null };
+    expect(advertisedHost("0.0.0.0", { lo: [{ ...common, ...lo }], eth0: [{ ...common, ...eth }] })).toBe(
+      "10.1.2.3",
+    );
+    expect(advertisedHost("[::]", { eth0: [{ ...common, ...eth }] })).toBe("10.1.2.3");
+    expect(advertisedHost("0.0.0.0", { lo: [{ ...common, ...lo }] })).toBe("127.0.0.1");
+    expect(advertisedHost("192.168.0.7", {})).toBe("192.168.0.7");
   });
 });

@@ -6,12 +6,14 @@
  * - metrics.jsonl, checkpoints, grids, report.html and the manifest of an uninterrupted run;
  * - Ctrl-C (aborting the signal) at update 2 checkpoints and exits cleanly; resuming to update 4
  *   ends with exactly the LoRA of the uninterrupted 4-update run;
+ * - kill -9 of a worker with `max_restarts: 1`: torchrun restarts the group, which resumes from the
+ *   latest checkpoint; the run ends with all updates, no duplicated rows, and the uninterrupted LoRA;
  * - a worker that raises ends the run with a TrainingError carrying the Python traceback, and no
  *   worker process survives;
- * - a judge outage checkpoints and stops with the outage reason.
+ * - a judge outage checkpoints and stops with the outage reason, without stepping on failed pairs.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,7 +24,8 @@ import type { Config } from "../../src/config/schema.js";
 import { TrainingError } from "../../src/errors.js";
 import type { PairJudge } from "../../src/train/reward-service.js";
 import { readMetrics } from "../../src/train/run-dir.js";
-import { type TrainResult, train } from "../../src/train/train.js";
+import { readSummary } from "../../src/train/run-records.js";
+import { type TrainProgress, type TrainResult, train } from "../../src/train/train.js";
 
 let root: string;
 beforeAll(async () => {
@@ -76,19 +79,26 @@ async function file(path: string): Promise<Buffer> {
 
 let uninterrupted: TrainResult;
 
-describe("train() end to end on CPU with 2 workers", () => {
+describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () => {
   it("runs 4 updates: metrics.jsonl, checkpoints, grids, report and manifest", async () => {
     const calls: string[][] = [];
-    const progress: number[] = [];
+    const progress: TrainProgress[] = [];
     uninterrupted = await train({
       config: await config("full"),
       judge: brighterJudge(calls),
-      onProgress: (p) => progress.push(p.update),
+      onProgress: (p) => progress.push({ ...p, judge: { ...p.judge } }),
     });
     const { paths } = uninterrupted;
     expect(uninterrupted.updates).toBe(4);
     expect(uninterrupted.stopReason).toBeNull();
-    expect(progress).toEqual([1, 2, 3, 4]);
+    expect(progress.map((p) => p.update)).toEqual([1, 2, 3, 4]);
+    // The progress line's learning signals come from the workers' metric keys (loss, kl, clip_frac).
+    for (const p of progress) {
+      for (const key of ["loss", "kl", "clipFraction", "stepSeconds"] as const) {
+        expect(typeof p[key], key).toBe("number");
+      }
+      expect(p.currency).toBe("USD");
+    }
 
     // One judged pair per worker per update, each an existing PNG pair sampled by the workers.
     expect(calls).toHaveLength(8);
@@ -170,6 +180,14 @@ describe("train() end to end on CPU with 2 workers", () => {
     expect(resumed.updates).toBe(4);
     expect(resumed.stopReason).toBeNull();
     expect((await readMetrics(resumed.paths)).map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    // summary.json covers both sessions of the run.
+    const summary = await readSummary(resumed.paths);
+    expect(summary).toMatchObject({ updates: 4, finished: true, stopReason: null });
+    expect(summary?.sessions.map((x) => [x.fromUpdate, x.toUpdate, x.stopReason !== null])).toEqual([
+      [0, 2, true],
+      [2, 4, false],
+    ]);
+    expect((summary?.judgements.decided ?? 0) + (summary?.judgements.tie ?? 0)).toBe(8);
     const ours = join(resumed.paths.checkpoints, "checkpoint-4");
     const theirs = join(uninterrupted.paths.checkpoints, "checkpoint-4");
     const trainable = await file(join(ours, "trainable.safetensors"));
@@ -184,6 +202,40 @@ describe("train() end to end on CPU with 2 workers", () => {
       const a = await file(join(ours, "lora", name));
       expect(a.equals(await file(join(theirs, "lora", name))), name).toBe(true);
     }
+  });
+
+  it("kill -9 of a worker: torchrun restarts the group from the latest checkpoint and the run finishes", async () => {
+    let killed: string | undefined;
+    const restarted = await train({
+      config: await config("restarted", ["train.distributed.max_restarts=1"]),
+      judge: brighterJudge(),
+      onProgress: (p) => {
+        // Update 3 is trained and recorded, but its checkpoint is not due (every 2): it is redone.
+        if (p.update !== 3 || killed) return;
+        const dir = readdirSync(root).find((n) => n.startsWith("restarted-")) ?? "";
+        const worker = survivors(join(root, dir)).find((line) => !line.includes("autorubric_runtime.launch"));
+        killed = worker;
+        process.kill(Number(worker?.trim().split(/\s+/)[0]), "SIGKILL");
+      },
+    });
+    expect(killed).toBeDefined();
+    expect(restarted).toMatchObject({ updates: 4, stopReason: null, restarts: 1 });
+    const { paths } = restarted;
+    // Update 3's first rows were dropped when the restarted group began again from update 2.
+    expect((await readMetrics(paths)).map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    const judged = (await readFile(paths.judgements, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(judged.map((j) => j.step).sort()).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
+    const ours = await file(join(paths.checkpoints, "checkpoint-4", "trainable.safetensors"));
+    const theirs = await file(join(uninterrupted.paths.checkpoints, "checkpoint-4", "trainable.safetensors"));
+    expect(ours.equals(theirs)).toBe(true);
+    const summary = await readSummary(paths);
+    expect(summary).toMatchObject({ updates: 4, finished: true });
+    expect(summary?.sessions).toHaveLength(1);
+    expect(summary?.sessions[0]).toMatchObject({ restarts: 1, fromUpdate: 0, toUpdate: 4 });
+    expect(survivors(paths.dir)).toEqual([]);
   });
 
   it("a worker that raises ends the run with its Python traceback and no orphan processes", async () => {
@@ -205,22 +257,23 @@ describe("train() end to end on CPU with 2 workers", () => {
     expect(survivors(join(root, runDir as string))).toEqual([]);
   });
 
-  it("a judge outage checkpoints and stops with the outage reason", async () => {
+  it("a judge outage checkpoints and stops with the outage reason, without stepping on failed pairs", async () => {
     const failing: PairJudge = {
       compare: async () => {
         throw new Error("connection refused by the VLM endpoint");
       },
     };
     const result = await train({
-      config: await config("outage", ["train.service.outage_threshold=2"]),
+      // 0 s: the first failure is an outage (the timing itself is tested on the service).
+      config: await config("outage", ["train.service.outage_seconds=0"]),
       judge: failing,
     });
-    expect(result.stopReason).toMatch(/judge outage: \d+ consecutive judgements failed.*connection refused/);
+    expect(result.stopReason).toMatch(/judge outage: every judgement failed for \d+ s .*connection refused/);
     expect(result.updates).toBeGreaterThanOrEqual(1);
     expect(result.updates).toBeLessThan(4);
     expect(result.judge.failed).toBeGreaterThanOrEqual(2);
     const metrics = await readMetrics(result.paths);
-    expect(metrics[0]).toMatchObject({ failed: 2, decided: 0 });
+    expect(metrics[0]).toMatchObject({ failed: 2, decided: 0, optimizer_step: 0 });
     const latest = (await readFile(join(result.paths.checkpoints, "latest"), "utf8")).trim();
     expect(latest).toBe(`checkpoint-${result.updates}`);
     expect(survivors(result.paths.dir)).toEqual([]);

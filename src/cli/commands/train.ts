@@ -1,16 +1,17 @@
 /**
- * `arr train`: RPO training (src/train/train.ts). Ctrl-C asks the workers to checkpoint and stop;
- * a second Ctrl-C kills them. `--resume RUN_DIR` continues a run exactly from its latest checkpoint.
+ * `arr train`: RPO training (src/train/train.ts). Ctrl-C (or SIGTERM) asks the workers to checkpoint
+ * and stop; a second one kills them. `--resume RUN_DIR` continues a run exactly from its latest
+ * checkpoint. Exit status: 0 finished, 3 stopped early (resumable), 1 failed, 2 bad usage or config.
  */
 
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { UsageError } from "../../errors.js";
-import { progressPrinter } from "../../train/progress.js";
+import { EXIT_STOPPED, UsageError } from "../../errors.js";
 import { runPaths } from "../../train/run-dir.js";
 import { train } from "../../train/train.js";
 import { onTrainingInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
+import { trainProgress } from "../progress.js";
 import { addPlanOptions, type PlanFlags, printPlan } from "./plan.js";
 
 interface TrainFlags extends ConfigOptions, PlanFlags {
@@ -36,7 +37,7 @@ async function run(flags: TrainFlags): Promise<void> {
     await printPlan(config, flags);
     return;
   }
-  const printer = progressPrinter();
+  const printer = trainProgress();
   const interrupt = onTrainingInterrupt(printer.log);
   try {
     const result = await train({
@@ -53,6 +54,12 @@ async function run(flags: TrainFlags): Promise<void> {
         `${result.stopReason ? `stopped early (${result.stopReason})` : "finished"}: ${result.updates} updates\n` +
           `run: ${result.runDir}\nreport: ${result.paths.report}\n`,
       );
+    }
+    if (result.stopReason) {
+      process.stderr.write(
+        `arr: the run stopped early; continue it with \`arr train --resume ${result.runDir}\`\n`,
+      );
+      process.exitCode = EXIT_STOPPED;
     }
   } finally {
     interrupt.release();

@@ -173,6 +173,11 @@ export const DistributedSchema = z
       .nullable()
       .default(null)
       .describe("host:port of torchrun's rendezvous (required when nnodes > 1)"),
+    max_restarts: nonNegativeInt()
+      .default(0)
+      .describe(
+        "times torchrun restarts a failed worker group; a restarted group resumes from the latest checkpoint",
+      ),
     strategy: z.enum(["ddp", "fsdp"]).default("ddp").describe("ddp: replicate the model; fsdp: shard it"),
     backend: z.enum(["auto", "nccl", "gloo"]).default("auto").describe("auto: nccl on GPU, gloo on CPU"),
   })
@@ -185,9 +190,13 @@ export const ServiceSchema = z
       .default("127.0.0.1")
       .describe("address of the reward service (0.0.0.0 for several nodes)"),
     port: nonNegativeInt().max(65535).default(0).describe("0: a random free port"),
-    outage_threshold: positiveInt()
-      .default(8)
-      .describe("consecutive failed judgements that checkpoint and stop"),
+    outage_seconds: z
+      .number()
+      .nonnegative()
+      .default(300)
+      .describe(
+        "seconds during which every judgement failed (no success in between) before the run checkpoints and stops",
+      ),
   })
   .strict();
 
@@ -204,6 +213,11 @@ export const TrainSchema = z
     grad_accum: positiveInt().default(1).describe("rollout steps per optimizer update (spans outer steps)"),
     max_steps: positiveInt().default(300).describe("optimizer updates"),
     checkpoint_every: positiveInt().default(50).describe("optimizer updates between checkpoints"),
+    keep_checkpoints: nonNegativeInt()
+      .default(3)
+      .describe(
+        "checkpoints kept: the last N, plus the one at the latest evaluation grid (0: keep every checkpoint)",
+      ),
     eval_every: nonNegativeInt().default(50).describe("updates between evaluation grids (0: never)"),
     eval_prompts: z
       .array(z.string().min(1))
