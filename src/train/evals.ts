@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import type { Interval } from "../eval/stats.js";
-import type { PairJudge } from "./reward-service.js";
+import type { RewardJudge } from "./reward-service.js";
 import { type JudgedPair, judgeBothOrders, type OrderCounts, type WinrateJudge } from "./winrate.js";
 
 /** The `data` of a worker's `eval` event. */
@@ -79,7 +79,7 @@ export function evalScalars(record: EvalRecord): Record<string, number> {
  * The reward judge seen as a win-rate judge: the preferred candidate is the verdict's winner, or
  * (a judge that only gives rewards) the one with the highest reward.
  */
-export function winrateJudgeOf(judge: PairJudge): WinrateJudge {
+export function winrateJudgeOf(judge: RewardJudge): WinrateJudge {
   return {
     async compare(input) {
       const verdict = await judge.compare(input);

@@ -27,30 +27,23 @@ import { networkInterfaces } from "node:os";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { JUDGE_DEFAULTS, ServiceSchema } from "../config/schema.js";
+import type { CompareInput, Verdict } from "../judge/types.js";
 import { refuseImages } from "./judged-images.js";
 
 export const PROTOCOL_VERSION = 1;
 
 /** What the service needs from a judge: compare a prompt's candidates, return outcome and rewards. */
-export interface PairJudge {
-  compare(input: {
-    prompt: string;
-    sourceImage?: string;
-    candidates: string[];
-    signal?: AbortSignal;
-    /** Presentation orders (the eval win rate asks for one order per call); a judge may ignore it. */
-    order?: "single" | "swap" | "random";
-  }): Promise<{
-    outcome: "decided" | "tie" | "invalid";
-    rewards: number[];
-    agreement: boolean | null;
-    cached: boolean;
-    usage?: { promptTokens: number; completionTokens: number };
-    /** Rank per candidate (1 = best) and the judge's reason, when the judge gives them. */
-    ranking?: number[] | null;
-    winner?: number | null;
-    reason?: string;
-  }>;
+/**
+ * The judge as the service uses it: outcome, rewards, agreement and cache flag; the ranking, winner
+ * and reason too when the judge gives them (judgements.jsonl and the report show them).
+ */
+export interface RewardJudge {
+  compare(
+    input: CompareInput,
+  ): Promise<
+    Pick<Verdict, "outcome" | "rewards" | "agreement" | "cached"> &
+      Partial<Pick<Verdict, "ranking" | "winner" | "reason">>
+  >;
 }
 
 const SubmitSchema = z.object({
@@ -123,7 +116,7 @@ export interface ServiceStats {
 }
 
 export interface RewardServiceOptions {
-  judge: PairJudge;
+  judge: RewardJudge;
   /** Address to bind; loopback by default, 0.0.0.0 when workers on other nodes must reach it. */
   bind?: string;
   port?: number;

@@ -275,10 +275,10 @@ describe("training report", () => {
     expect(html).not.toContain("Mean reward");
 
     // Smoothing: a debiased moving average (first point unchanged, later ones pulled back).
-    const kl = y("kl", "trained: KL (sampled log-ratio)") as number[][];
+    const kl = y("kl", "trained: KL (the loss's estimator)") as number[][];
     await page.locator("#smoothing").fill("0.9");
     const smoothed = (await chartsOf(page))["chart-kl"]?.find(
-      (d) => d.label === "trained: KL (sampled log-ratio)",
+      (d) => d.label === "trained: KL (the loss's estimator)",
     )?.data;
     expect(smoothed?.[0]?.y).toBeCloseTo(kl[0]?.[1] as number, 12);
     expect(smoothed?.[5]?.y).toBeLessThan(kl[5]?.[1] as number);
@@ -329,6 +329,6 @@ describe("chartGroups", () => {
     };
     const charts = chartGroups([run]).flatMap((g) => g.charts);
     expect(charts.map((c) => c.id)).toEqual(["kl"]);
-    expect(charts[0]?.series.map((s) => s.label)).toEqual(["KL (sampled log-ratio)"]);
+    expect(charts[0]?.series.map((s) => s.label)).toEqual(["KL (the loss's estimator)"]);
   });
 });

@@ -7,11 +7,11 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { EXIT_STOPPED, UsageError } from "../../errors.js";
-import { progressPrinter } from "../../train/progress.js";
 import { runPaths } from "../../train/run-dir.js";
 import { train } from "../../train/train.js";
 import { onTrainingInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
+import { trainProgress } from "../progress.js";
 import { addPlanOptions, type PlanFlags, printPlan } from "./plan.js";
 
 interface TrainFlags extends ConfigOptions, PlanFlags {
@@ -37,7 +37,7 @@ async function run(flags: TrainFlags): Promise<void> {
     await printPlan(config, flags);
     return;
   }
-  const printer = progressPrinter();
+  const printer = trainProgress();
   const interrupt = onTrainingInterrupt(printer.log);
   try {
     const result = await train({

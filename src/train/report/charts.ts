@@ -117,7 +117,7 @@ export function chartGroups(runs: readonly RunData[]): ChartGroup[] {
           "KL",
           [
             ["kl_ref", "KL (closed form)"],
-            ["kl", "KL (sampled log-ratio)"],
+            ["kl", "KL (the loss's estimator)"],
             ["approx_kl", "approx KL (old vs new)"],
           ],
         ),

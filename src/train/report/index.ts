@@ -115,7 +115,7 @@ function facts(run: RunData, inputs: ReportInputs): Array<[string, string]> {
       ["LoRA / optimiser", `rank ${train.lora.rank}, alpha ${train.lora.alpha}, lr ${train.optim.lr}`],
       [
         "RPO",
-        `clip ${train.rpo.clip_range}, KL beta ${train.rpo.kl_beta}, rewards ${train.rpo.win_reward} / ${train.rpo.lose_reward}`,
+        `clip ${train.rpo.clip_range}, KL beta ${train.rpo.kl_beta} (${train.rpo.kl_estimator}), rewards ${train.rpo.win_reward} / ${train.rpo.lose_reward}, pipeline depth ${train.pipeline.depth}`,
       ],
     );
   }
