@@ -29,10 +29,12 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Protocol
 
+from autorubric_runtime.lifeline import bind_from_env
 from autorubric_runtime.run_config import RunConfigError, TrackingCfg, WandbCfg, parse_payload
 
 log = logging.getLogger("autorubric_runtime.tracking")
@@ -166,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autorubric_runtime.tracking", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="tracking.json written by `arr train`")
     args = parser.parse_args(argv)
+    # The controller ends this process by closing stdin, after the last update: a terminal's Ctrl-C
+    # (sent to the whole process group) must not cut the stream first, and a controller killed
+    # outright takes it along (lifeline.py).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    bind_from_env("ARR_CONTROLLER_PID")
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_tracking_config(args.config)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +110,26 @@ def test_a_config_without_the_run_config_is_refused_naming_the_file(tmp_path: Pa
     config.write_text(json.dumps(data))
     with pytest.raises(RunConfigError, match=r"tracking\.json: missing key config"):
         load_tracking_config(config)
+
+
+def test_a_terminal_ctrl_c_does_not_cut_the_stream(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group; the controller still sends the last updates and closes stdin."""
+    config = write_config(tmp_path, ["tensorboard"])
+    child = subprocess.Popen(
+        [sys.executable, "-m", "autorubric_runtime.tracking", "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(RUNTIME)},
+    )
+    assert child.stdin is not None
+    child.stdin.write(json.dumps(scalars(1)) + "\n")
+    child.stdin.flush()
+    # Once update 1 is written the process is past its start-up (where the handler is installed).
+    while child.poll() is None and not list((tmp_path / "tensorboard").glob("events.*")):
+        time.sleep(0.1)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(json.dumps(scalars(2)) + "\n")
+    assert child.returncode == 0, err
+    assert [e.step for e in read_back(tmp_path / "tensorboard").Scalars("policy/kl")] == [1, 2]

@@ -42,7 +42,8 @@ export function startTrackers(options: StartTrackersOptions): RunTrackers | null
   const log = (line: string) => options.onLog?.(`[trackers] ${line}`);
   writeFileSync(paths.tracking, `${JSON.stringify(runTrackingPayload(config, paths), null, 2)}\n`);
   // The trackers need their own credentials (WANDB_API_KEY), never the VLM's key.
-  const env = { ...options.env };
+  // It dies with this process (lifeline.py), like the workers.
+  const env: Record<string, string> = { ...options.env, ARR_CONTROLLER_PID: String(process.pid) };
   if (config.vlm?.api_key_env) delete env[config.vlm.api_key_env];
   const child = execa(options.python, ["-m", "autorubric_runtime.tracking", "--config", paths.tracking], {
     env,
