@@ -14,6 +14,7 @@ import {
   parquetMetadataAsync,
   parquetReadObjects,
   parquetSchema,
+  type RowGroup,
   snappyUncompress,
 } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
@@ -216,6 +217,7 @@ async function readGroup(
       rowStart,
       rowEnd,
       compressors: memory.decompressors(),
+      useOffsetIndex: true,
       utf8: false,
       ...(cols ? { columns: cols } : {}),
     });
@@ -249,27 +251,51 @@ async function readGroup(
 }
 
 /**
- * Rows of the shards in order, one row group in memory at a time: the group's memory is freed
+ * How many rows of a row group to read at once: all of them, unless every column read has an
+ * offset index (recent `datasets` releases write one, with pages of about 1 MB), which lets
+ * hyparquet read only the pages holding a slice of rows.
+ */
+function sliceRows(group: RowGroup, columns: string[] | undefined, sliceBytes: number): number {
+  const rows = Number(group.num_rows);
+  const chunks = group.columns.filter(
+    (c) => !columns || columns.includes(c.meta_data?.path_in_schema[0] ?? ""),
+  );
+  if (!chunks.every((c) => c.offset_index_offset && c.offset_index_length)) return rows;
+  const bytes = chunks.reduce((sum, c) => sum + Number(c.meta_data?.total_uncompressed_size ?? 0), 0);
+  return Math.max(1, Math.min(rows, Math.floor((rows * sliceBytes) / Math.max(bytes, 1))));
+}
+
+/**
+ * Rows of the shards in order, one row group (or a slice of one) in memory at a time: the group's memory is freed
  * before the next is read, and every row comes out owning its bytes.
  */
 export async function* readParquetRows(
   shards: readonly Shard[],
   columns?: string[],
+  /** About how many bytes of a row group to read at once where its page index allows. */
+  sliceBytes = 16e6,
 ): AsyncGenerator<ParquetRow> {
   const memory = new GroupMemory();
   for (const shard of shards) {
-    let start = 0;
+    let groupStart = 0;
     for (const group of shard.metadata.row_groups) {
-      const end = start + Number(group.num_rows);
-      try {
-        const rows = await readGroup(shard, start, end, columns, memory);
-        for (const [i, value] of rows.entries()) {
-          yield { file: shard.file, row: start + i, value: ownBytes(value) as Record<string, unknown> };
+      const groupEnd = groupStart + Number(group.num_rows);
+      for (
+        let start = groupStart, step = sliceRows(group, columns, sliceBytes);
+        start < groupEnd;
+        start += step
+      ) {
+        const end = Math.min(start + step, groupEnd);
+        try {
+          const rows = await readGroup(shard, start, end, columns, memory);
+          for (const [i, value] of rows.entries()) {
+            yield { file: shard.file, row: start + i, value: ownBytes(value) as Record<string, unknown> };
+          }
+        } finally {
+          memory.release();
         }
-      } finally {
-        memory.release();
       }
-      start = end;
+      groupStart = groupEnd;
     }
   }
 }
