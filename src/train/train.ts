@@ -23,6 +23,7 @@ import { pythonEnv, resolvePython } from "../runtime/python.js";
 import { launchWorkers, workerEnv } from "../runtime/torchrun.js";
 import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
+import { type JoinInfo, joinInfo } from "./join-info.js";
 import type { TrainProgress } from "./progress.js";
 import { writeTrainReport } from "./report.js";
 import {
@@ -64,6 +65,13 @@ export interface TrainOptions {
   vlm?: OpenedVlm;
   /** Create the new run exactly in this directory (it must not exist yet or be empty). */
   runDir?: string;
+  /**
+   * The reward service's bearer token (a multi-node run: the CLI passes ARR_JOIN_TOKEN, which the
+   * other nodes join with). Default: a random one.
+   */
+  serviceToken?: string;
+  /** A multi-node run: called with node 0's service URL once other nodes can join (`arr train --join URL`). */
+  onJoinable?: (url: string) => void;
   onProgress?: (progress: TrainProgress) => void;
   /** Worker log lines and controller notices. */
   onLog?: (line: string) => void;
@@ -89,6 +97,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const config = options.config ?? opened?.config;
   if (!config) throw new ConfigError("train() needs a config or a run directory to resume");
   const trainConfig = requireTrain(config);
+  const { distributed } = trainConfig;
+  if (distributed.node_rank !== 0) {
+    throw new ConfigError(
+      `train.distributed.node_rank is ${distributed.node_rank} on the node that starts the run`,
+      {
+        hint: "`arr train` starts a run on node 0; the other nodes join it with `arr train --join URL --node-rank N`",
+        path: "train.distributed.node_rank",
+      },
+    );
+  }
   const redacted = redactedPaths(config);
   if (redacted.length > 0) {
     throw new ConfigError(`the run's stored config has redacted values: ${redacted.join(", ")}`, {
@@ -137,8 +155,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let startUpdate: number | null = null;
   const log = (line: string) => options.onLog?.(line);
 
+  let joinable: JoinInfo | null = null;
+  const multiNode = distributed.nnodes > 1;
   const service = await startRewardService({
     judge,
+    ...(options.serviceToken ? { token: options.serviceToken } : {}),
+    ...(multiNode ? { join: () => joinable } : {}),
+    // Nodes without the run directory upload their samples into it (the judge reads them here).
+    ...(multiNode && !distributed.shared_run_dir ? { uploadDir: join(paths.samples, "uploaded") } : {}),
     bind: trainConfig.service.bind,
     port: trainConfig.service.port,
     concurrency: config.judge.concurrency,
@@ -202,11 +226,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     { runDir: paths.dir, promptsFile: paths.prompts, resume: opened !== null, serviceUrl: service.url },
   );
   await writeFile(paths.runJson, `${JSON.stringify(runJson, null, 2)}\n`);
+  if (multiNode) {
+    joinable = joinInfo({ runId, paths, distributed, worker: runJson });
+    options.onJoinable?.(service.url);
+  }
   const workers = launchWorkers({
     python: python.path,
     // The token travels in the environment, never in a file; the VLM's key stays here.
     env: { ...workerEnv(env, config.vlm?.api_key_env ?? null), ARR_SERVICE_TOKEN: service.token },
-    distributed: trainConfig.distributed,
+    distributed,
     runJson: paths.runJson,
     runId,
     cwd: paths.dir,
