@@ -159,6 +159,7 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
         gathered.update(part)  # type: ignore[arg-type]
     if not info.is_main:
         return None
+    out_dir.mkdir(parents=True, exist_ok=True)
     tile = {key: Image.open(io.BytesIO(png)) for key, png in gathered.items()}
     tiles = [(tile[f"{i}-base"], tile[f"{i}-lora"]) for i in range(len(prompts))]
     h, wd = tiles[0][0].height, tiles[0][0].width

@@ -2,8 +2,11 @@
  * `train()`: RPO of an image generator, driven from TypeScript.
  *
  * 1. resolve the run directory (new, or an existing one for `resume`), the prompts and the rubric;
- * 2. start the judge (the configured VLM, or the offline referee) and the reward service on loopback;
- * 3. launch the Python workers with torchrun; they sample, submit pairs, train and checkpoint;
+ * 2. start the judge (the configured VLM, or the offline referee) and the reward service (loopback
+ *    unless `train.service.bind` says otherwise);
+ * 3. launch the Python workers with torchrun; they sample, submit pairs, train and checkpoint. With
+ *    `distributed.nnodes > 1` this is node 0, which owns the run: the service also answers the other
+ *    nodes' `arr train --join` (src/train/join.ts), and their workers judge and report through it;
  * 4. stream their metrics into metrics.jsonl and the progress line;
  * 5. on Ctrl-C or a judge outage, ask the workers to checkpoint and stop; on a worker crash, end the
  *    run with its traceback and the last good checkpoint (torchrun restarts a crashed group from it
