@@ -7,7 +7,7 @@
  */
 import { rm } from "node:fs/promises";
 import { loadConfig } from "../src/config/load.js";
-import type { PairJudge } from "../src/train/reward-service.js";
+import type { RewardJudge } from "../src/train/reward-service.js";
 import { readMetrics } from "../src/train/run-dir.js";
 import { train } from "../src/train/train.js";
 
@@ -30,7 +30,7 @@ export interface SplitRow {
   hidden: number | null;
 }
 
-function delayedJudge(ms: number): PairJudge {
+function delayedJudge(ms: number): RewardJudge {
   return {
     compare: async (input) => {
       if (ms > 0) await new Promise((r) => setTimeout(r, ms));

@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import type { BudgetSchema, ImageEncodingSchema, PriceSchema, TaskSchema } from "./schema/common.js";
-import { InductionSchema, JudgeSchema } from "./schema/judge.js";
+import { InductionSchema, JudgeSchema, type OrderPolicySchema } from "./schema/judge.js";
 import { checkCrossFieldRules } from "./schema/rules.js";
 import {
   type DatasetSchema,
@@ -59,6 +59,7 @@ export type Budget = z.infer<typeof BudgetSchema>;
 export type ImageEncoding = z.infer<typeof ImageEncodingSchema>;
 export type VlmConfig = z.infer<typeof VlmSchema>;
 export type Task = z.infer<typeof TaskSchema>;
+export type OrderPolicy = z.infer<typeof OrderPolicySchema>;
 export type JudgeConfig = z.infer<typeof JudgeSchema>;
 export type InductionConfig = z.infer<typeof InductionSchema>;
 export type ModelConfig = z.infer<typeof ModelSchema>;

@@ -9,6 +9,13 @@
  */
 import { JUDGE_DEFAULTS } from "../config/schema.js";
 import { AbortError, ArrError, DatasetError, ImageError, VlmError } from "../errors.js";
+import {
+  identityPermutation,
+  isPermutation,
+  reversedPermutation,
+  sameRanking,
+  toCallerOrder,
+} from "../judge/orders.js";
 import { mapLimited } from "../util/map-limited.js";
 import { callCost } from "../vlm/usage.js";
 import { type BootstrapOptions, bootstrapInterval, type Interval, meanAt } from "./stats.js";
@@ -18,12 +25,12 @@ import type {
   EvalUsage,
   EvaluateOptions,
   EvaluationResult,
+  EvalVerdict,
   ItemResult,
   OrderOutcome,
   OrderSummary,
   PresentationOrder,
   SkippedItem,
-  VerdictLike,
 } from "./types.js";
 
 export type * from "./types.js";
@@ -32,8 +39,7 @@ export const ALL_ORDERS: readonly PresentationOrder[] = ["forward", "reverse"];
 
 /** Candidate permutation of an order: element j is the original index shown in position j. */
 export function orderPermutation(order: PresentationOrder, n: number): number[] {
-  const identity = Array.from({ length: n }, (_, i) => i);
-  return order === "forward" ? identity : identity.reverse();
+  return order === "forward" ? identityPermutation(n) : reversedPermutation(n);
 }
 
 type LabelCheck = { ok: true; label: number[] } | { ok: false; excluded: boolean; reason: string };
@@ -62,15 +68,9 @@ export function checkLabel(pair: EvalPair): LabelCheck {
   return { ok: true, label };
 }
 
-function isPermutation(rank: readonly number[], n: number): boolean {
-  if (rank.length !== n) return false;
-  const seen = new Set(rank);
-  return seen.size === n && rank.every((r) => Number.isInteger(r) && r >= 1 && r <= n);
-}
-
 /** Maps a verdict on permuted candidates back to the dataset's candidate order and scores it. */
 export function scoreVerdict(
-  verdict: VerdictLike,
+  verdict: Pick<EvalVerdict, "outcome" | "ranking">,
   permutation: readonly number[],
   label: readonly number[],
 ): Pick<OrderOutcome, "outcome" | "predictedRank" | "correct"> {
@@ -80,12 +80,8 @@ export function scoreVerdict(
   if (!isPermutation(verdict.ranking, permutation.length)) {
     return { outcome: "invalid", predictedRank: null, correct: false };
   }
-  const predicted = new Array<number>(permutation.length);
-  permutation.forEach((original, position) => {
-    predicted[original] = verdict.ranking?.[position] as number;
-  });
-  const correct = predicted.every((r, i) => r === label[i]);
-  return { outcome: "decided", predictedRank: predicted, correct };
+  const predicted = toCallerOrder(verdict.ranking, permutation);
+  return { outcome: "decided", predictedRank: predicted, correct: sameRanking(predicted, label) };
 }
 
 function emptyInterval(level: number): Interval {
@@ -248,8 +244,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         ...(options.signal ? { signal: options.signal } : {}),
       });
       const scored = scoreVerdict(verdict, permutation, label);
-      const promptTokens = verdict.usage?.promptTokens ?? 0;
-      const completionTokens = verdict.usage?.completionTokens ?? 0;
+      const { promptTokens, completionTokens } = verdict.usage;
       if (verdict.cached) usage.cacheHits++;
       else {
         usage.calls++;
@@ -257,9 +252,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         usage.completionTokens += completionTokens;
         usage.cost += callCost({ promptTokens, completionTokens }, options.price);
       }
-      model ??= verdict.model ?? null;
-      rubricHash ??= verdict.rubricHash ?? null;
-      const first = verdict.orders?.[0];
+      model ??= verdict.model;
+      rubricHash ??= verdict.rubricHash;
+      const first = verdict.orders[0];
       outcome = {
         order: task.order,
         permutation,
@@ -267,10 +262,10 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         reason: verdict.reason,
         raw: first?.raw ?? null,
         error: first?.error ?? null,
-        cached: verdict.cached ?? false,
+        cached: verdict.cached,
         promptTokens,
         completionTokens,
-        latencyMs: verdict.latencyMs ?? 0,
+        latencyMs: verdict.latencyMs,
       };
     } catch (error) {
       if (isFatal(error)) throw error;

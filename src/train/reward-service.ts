@@ -30,6 +30,7 @@ import { networkInterfaces } from "node:os";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { JUDGE_DEFAULTS, ServiceSchema } from "../config/schema.js";
+import type { Comparer } from "../judge/types.js";
 import { refuseImages } from "./judged-images.js";
 import { BodyTooLarge, MAX_BODY_BYTES, parseBody as parseWith, readJson, send } from "./service-http.js";
 import { handleSampleUpload } from "./uploaded-samples.js";
@@ -39,20 +40,7 @@ export { MAX_BODY_BYTES };
 export const PROTOCOL_VERSION = 1;
 
 /** What the service needs from a judge: compare a prompt's candidates, return outcome and rewards. */
-export interface PairJudge {
-  compare(input: {
-    prompt: string;
-    sourceImage?: string;
-    candidates: string[];
-    signal?: AbortSignal;
-  }): Promise<{
-    outcome: "decided" | "tie" | "invalid";
-    rewards: number[];
-    agreement: boolean | null;
-    cached: boolean;
-    usage?: { promptTokens: number; completionTokens: number };
-  }>;
-}
+export type RewardJudge = Comparer<"outcome" | "rewards" | "agreement" | "cached">;
 
 const SubmitSchema = z.object({
   protocol: z.literal(PROTOCOL_VERSION),
@@ -121,7 +109,7 @@ export interface ServiceStats {
 }
 
 export interface RewardServiceOptions {
-  judge: PairJudge;
+  judge: RewardJudge;
   /** Address to bind; loopback by default, 0.0.0.0 when workers on other nodes must reach it. */
   bind?: string;
   port?: number;

@@ -18,7 +18,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config, TrainConfig } from "../config/schema.js";
 import { loadPromptDataset } from "../data/training-prompts.js";
-import { ConfigError, TrainingError } from "../errors.js";
+import { ConfigError, TrainingError, UsageError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
 import { type LoadedRubric, loadRubric } from "../rubrics/rubric.js";
 import { workerConfig } from "../runtime/payload.js";
@@ -27,11 +27,10 @@ import { launchWorkers, workerEnv } from "../runtime/torchrun.js";
 import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
 import { type JoinInfo, joinInfo } from "./join-info.js";
-import type { TrainProgress } from "./progress.js";
 import { writeTrainReport } from "./report.js";
 import {
   type JudgementRecord,
-  type PairJudge,
+  type RewardJudge,
   type ServiceStats,
   startRewardService,
 } from "./reward-service.js";
@@ -47,6 +46,27 @@ import {
 } from "./run-dir.js";
 import { recordSession, rewindRecords } from "./run-records.js";
 
+/** What the controller reports after each optimizer update (the CLI's progress line shows it). */
+export interface TrainProgress {
+  update: number;
+  totalUpdates: number;
+  rewardMean: number | null;
+  /** The update's RPO loss, KL to the reference and fraction of clipped ratios (null if not reported). */
+  loss: number | null;
+  kl: number | null;
+  clipFraction: number | null;
+  judge: Readonly<ServiceStats>;
+  calls: number;
+  tokens: number;
+  /** VLM spending so far, in `currency` (the price table's). */
+  cost: number;
+  currency: string;
+  /** Seconds of the last update spent sampling, waiting for the judge, and updating. */
+  split: { sampling: number; judgeWait: number; update: number } | null;
+  /** Seconds the workers measured for this update (start-up excluded), when reported. */
+  stepSeconds: number | null;
+}
+
 export interface TrainOptions {
   /** The resolved config (from `loadConfig`). */
   config?: Config;
@@ -60,7 +80,13 @@ export interface TrainOptions {
   /** Aborting kills the workers at once (a second Ctrl-C). */
   killSignal?: AbortSignal;
   /** Judge override (tests inject a deterministic judge). Default: the config's VLM under its rubric. */
-  judge?: PairJudge;
+  judge?: RewardJudge;
+  /**
+   * Train a control run: every verdict of the run's judge rewards the reversed ranking, with the
+   * run's reward scale and policies (judge/reward.ts). Nothing else differs from a normal run, so
+   * learning that comes from the judge moves the two in opposite directions. Not with `judge`.
+   */
+  reverseVerdicts?: boolean;
   /**
    * An already opened VLM to judge with (e.g. the demo's referee, started once); the caller closes
    * it. Default: `openVlm(config)`, closed when the run ends.
@@ -96,6 +122,11 @@ export interface TrainResult {
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   // 1. run directory, prompts, rubric
+  if (options.judge && options.reverseVerdicts) {
+    throw new UsageError("train(): reverseVerdicts reverses the judge train() builds, not an injected one", {
+      hint: "build the injected judge with createJudge({ ..., reverseVerdicts: true }) instead",
+    });
+  }
   const opened = options.resume ? await openRunDir(options.resume) : null;
   const config = options.config ?? opened?.config;
   if (!config) throw new ConfigError("train() needs a config or a run directory to resume");
@@ -137,7 +168,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // An injected VLM belongs to the caller; one opened here is closed here.
   const ownVlm = options.judge || options.vlm ? null : await openVlm(config, { meter });
   const vlm = options.judge ? null : (options.vlm ?? ownVlm);
-  const judge = options.judge ?? trainingJudge(config, rubric, vlm, meter);
+  const judge = options.judge ?? trainingJudge(config, rubric, vlm, meter, options.reverseVerdicts === true);
   let lastMetrics: Record<string, unknown> | null = null;
   let updates = 0;
   let fromUpdate = 0;
@@ -154,8 +185,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       service.requestStop(writeFailure);
     }
   };
-  const startedAt = performance.now();
-  let startUpdate: number | null = null;
   const log = (line: string) => options.onLog?.(line);
 
   let joinable: JoinInfo | null = null;
@@ -192,13 +221,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         update: step,
         totalUpdates: trainConfig.max_steps,
         rewardMean: numberOrNull(metrics.reward_mean),
+        loss: numberOrNull(metrics.loss),
+        kl: numberOrNull(metrics.kl),
+        clipFraction: numberOrNull(metrics.clip_frac),
         judge: service.stats,
         calls: totals.calls,
         tokens: totals.totalTokens,
         cost: totals.cost,
+        currency: config.vlm?.price.currency ?? "USD",
         split: splitOf(metrics),
-        elapsed: (performance.now() - startedAt) / 1000,
-        startUpdate: startUpdate ?? 0,
+        stepSeconds: numberOrNull(metrics.time_step),
       });
     },
     onEvent: (event) => {
@@ -215,7 +247,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           fromUpdate = at;
         }
         updates = at;
-        startUpdate = at;
         // The updates after the checkpoint are redone: their rows are written again by the new group.
         rewindRecords(paths, at);
       }
@@ -340,7 +371,8 @@ function trainingJudge(
   rubric: LoadedRubric | null,
   vlm: OpenedVlm | null,
   meter: UsageMeter,
-): PairJudge {
+  reverseVerdicts: boolean,
+): RewardJudge {
   if (!vlm) {
     throw new ConfigError(
       "training needs a judge: set the vlm section (or use the tiny-cpu preset's referee)",
@@ -357,6 +389,7 @@ function trainingJudge(
     ...(config.train
       ? { rewardScale: { win: config.train.rpo.win_reward, lose: config.train.rpo.lose_reward } }
       : {}),
+    reverseVerdicts,
   });
 }
 

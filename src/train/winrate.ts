@@ -3,14 +3,17 @@
  * same seeds, and every pair is judged in both presentation orders, so position bias cannot favour
  * either side. Per prompt the score is the mean over the two orders of 1 (A preferred), 0 (B
  * preferred) or 0.5 (tie or invalid verdict: no evidence either way). The rate is the mean score,
- * with a percentile-bootstrap 95% interval over prompts.
+ * with a 95% Wilson score interval over prompts (a prompt's two orders share its images, so the
+ * prompt is the independent unit; a tie counts as half a win).
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { TrainConfig } from "../config/schema.js";
 import { UsageError } from "../errors.js";
-import { bootstrapMean, type Interval } from "../eval/stats.js";
+import { type Interval, wilsonInterval } from "../eval/stats.js";
+import { identityPermutation, reversedPermutation } from "../judge/orders.js";
+import type { Comparer } from "../judge/types.js";
 import type { Bridge } from "../runtime/bridge.js";
 import { sampleRequest } from "../runtime/payload.js";
 import { latestLora } from "./run-dir.js";
@@ -18,14 +21,8 @@ import { latestLora } from "./run-dir.js";
 /** A model to sample: the base model, or the base plus a LoRA directory. */
 export type ModelRef = "base" | { lora: string };
 
-export interface WinrateJudge {
-  compare(input: {
-    prompt: string;
-    sourceImage?: string;
-    candidates: string[];
-    order?: "single" | "swap" | "random";
-  }): Promise<{ outcome: "decided" | "tie" | "invalid"; winner: number | null }>;
-}
+/** What the win rate needs from a judge: who won each single-order comparison. */
+export type WinrateJudge = Comparer<"outcome" | "winner">;
 
 export interface WinrateOptions {
   bridge: Bridge;
@@ -46,6 +43,7 @@ export interface WinrateOptions {
 export interface WinrateResult {
   /** Mean per-prompt score of A over B (1 = A always preferred). */
   rate: number;
+  /** 95% Wilson score interval of the rate, over prompts. */
   interval: Interval;
   prompts: number;
   /** Judgements per order: A preferred, B preferred, tie or invalid. */
@@ -109,22 +107,28 @@ export async function winrate(options: WinrateOptions): Promise<WinrateResult> {
   for (let i = 0; i < options.prompts.length; i++) {
     const prompt = options.prompts[i] as string;
     const source = options.sourceImages?.[i];
+    // Caller order: A is candidate 0, B candidate 1.
     const pair = [imagesA[i] as string, imagesB[i] as string];
-    const base = { prompt, ...(source ? { sourceImage: source } : {}), order: "single" as const };
-    const [fwd, rev] = await Promise.all([
-      options.judge.compare({ ...base, candidates: pair }),
-      options.judge.compare({ ...base, candidates: [pair[1] as string, pair[0] as string] }),
-    ]);
-    // In the reverse judgement A is candidate 1.
-    const scoreF = tally(forward, fwd, 0);
-    const scoreR = tally(reverse, rev, 1);
-    scores.push((scoreF + scoreR) / 2);
+    const judgeIn = async (permutation: number[]) => {
+      const verdict = await options.judge.compare({
+        prompt,
+        ...(source ? { sourceImage: source } : {}),
+        candidates: permutation.map((k) => pair[k] as string),
+        order: "single",
+      });
+      return {
+        outcome: verdict.outcome,
+        winner: verdict.winner === null ? null : permutation[verdict.winner],
+      };
+    };
+    const [fwd, rev] = await Promise.all([judgeIn(identityPermutation(2)), judgeIn(reversedPermutation(2))]);
+    scores.push((tally(forward, fwd) + tally(reverse, rev)) / 2);
     options.onProgress?.(i + 1, options.prompts.length);
   }
-  const rate = scores.reduce((s, v) => s + v, 0) / Math.max(1, scores.length);
+  const wins = scores.reduce((s, v) => s + v, 0);
   return {
-    rate,
-    interval: bootstrapMean(scores, { seed: 0 }),
+    rate: wins / Math.max(1, scores.length),
+    interval: wilsonInterval(wins, scores.length),
     prompts: scores.length,
     forward,
     reverse,
@@ -132,16 +136,13 @@ export async function winrate(options: WinrateOptions): Promise<WinrateResult> {
   };
 }
 
-function tally(
-  counts: OrderCounts,
-  verdict: { outcome: string; winner: number | null },
-  indexOfA: number,
-): number {
-  if (verdict.outcome !== "decided" || verdict.winner === null) {
+/** Counts one judgement (winner in the caller's order, A = 0) and returns its score for A. */
+function tally(counts: OrderCounts, verdict: { outcome: string; winner: number | null | undefined }): number {
+  if (verdict.outcome !== "decided" || verdict.winner == null) {
     counts.undecided += 1;
     return 0.5;
   }
-  if (verdict.winner === indexOfA) {
+  if (verdict.winner === 0) {
     counts.a += 1;
     return 1;
   }

@@ -15,14 +15,13 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { type JoinResult, joinRun } from "../../src/train/join.js";
-import type { PairJudge } from "../../src/train/reward-service.js";
 import { openRunDir, readMetrics } from "../../src/train/run-dir.js";
 import { type TrainOptions, type TrainResult, train } from "../../src/train/train.js";
+import { brighterJudge, tensors } from "../support/training.js";
 
 const TOKEN = "multi-node-e2e-token-0123456789abcdef";
 
@@ -57,24 +56,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The brighter candidate wins (+1 / -1); equal brightness is a tie. Reads the files node 0 judges. */
-function brighterJudge(judged: string[][]): PairJudge {
-  return {
-    async compare({ candidates }) {
-      judged.push(candidates);
-      const means = await Promise.all(
-        candidates.map(async (path) => {
-          const { channels } = await sharp(path).stats();
-          return channels.slice(0, 3).reduce((s, c) => s + c.mean, 0);
-        }),
-      );
-      const [a, b] = means as [number, number];
-      if (a === b) return { outcome: "tie", rewards: [0, 0], agreement: null, cached: false };
-      return { outcome: "decided", rewards: a > b ? [1, -1] : [-1, 1], agreement: true, cached: false };
-    },
-  };
-}
-
 /** Node 0 runs `train()`; node 1 joins as soon as node 0 says it can, with its own run directory. */
 async function twoNodes(
   options: TrainOptions,
@@ -94,22 +75,6 @@ async function twoNodes(
   });
   if (node1 === null) throw new Error("node 0 never offered the run to other nodes");
   return { node0, node1: await node1 };
-}
-
-async function tensors(path: string): Promise<Map<string, string>> {
-  const bytes = await readFile(path);
-  const size = Number(bytes.readBigUInt64LE(0));
-  const header = JSON.parse(bytes.subarray(8, 8 + size).toString("utf8")) as Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] }
-  >;
-  const out = new Map<string, string>();
-  for (const [name, t] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const data = bytes.subarray(8 + size + t.data_offsets[0], 8 + size + t.data_offsets[1]);
-    out.set(name, `${t.dtype}${JSON.stringify(t.shape)}:${data.toString("base64")}`);
-  }
-  return out;
 }
 
 /** The LoRA tensors of a checkpoint (the diffusers-format files). */

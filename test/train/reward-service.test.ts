@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   advertisedHost,
   MAX_BODY_BYTES,
-  type PairJudge,
+  type RewardJudge,
   type RewardService,
   startRewardService,
 } from "../../src/train/reward-service.js";
@@ -25,15 +25,15 @@ afterEach(async () => {
   for (const s of services.splice(0)) await s.close();
 });
 
-type Decision = Awaited<ReturnType<PairJudge["compare"]>>;
+type Decision = Awaited<ReturnType<RewardJudge["compare"]>>;
 
 /** A judge whose verdicts the test releases by hand (or that fails), recording what it was asked. */
 function manualJudge(mode: "ok" | "throw" = "ok") {
   const asked: string[][] = [];
   const waiting: Array<(d: Decision) => void> = [];
-  const judge: PairJudge = {
+  const judge: RewardJudge = {
     compare: ({ candidates }) => {
-      asked.push(candidates);
+      asked.push(candidates.map(String));
       if (mode === "throw") return Promise.reject(new Error("VLM endpoint unreachable"));
       return new Promise((resolve) => waiting.push(resolve));
     },
@@ -43,7 +43,7 @@ function manualJudge(mode: "ok" | "throw" = "ok") {
   return { judge, asked, release, waiting };
 }
 
-async function start(judge: PairJudge, extra: Partial<Parameters<typeof startRewardService>[0]> = {}) {
+async function start(judge: RewardJudge, extra: Partial<Parameters<typeof startRewardService>[0]> = {}) {
   const events: unknown[] = [];
   const metrics: unknown[] = [];
   const stops: string[] = [];
@@ -197,7 +197,7 @@ describe("reward service", () => {
   it("a success restarts the outage clock", async () => {
     let clock = 0;
     let fail = true;
-    const judge: PairJudge = {
+    const judge: RewardJudge = {
       compare: async () => {
         if (fail) throw new Error("flaky");
         return { outcome: "tie", rewards: [0, 0], agreement: null, cached: false };

@@ -44,7 +44,7 @@ async function request(schema = true): Promise<VlmRequest> {
 describe("createVlmClient", () => {
   it("sends a strict json_schema, sampling settings, extra_body and the key from the named env var", async () => {
     const s = await standIn({ apiKey: "sk-secret-123" });
-    const meter = new UsageMeter({ price: { input_per_mtok: 2, output_per_mtok: 10 } });
+    const meter = new UsageMeter({ price: { input_per_mtok: 2, output_per_mtok: 10, currency: "USD" } });
     const client = createVlmClient(
       cfg(s.url, { api_key_env: "TEST_KEY", temperature: 0.2, max_tokens: 64, extra_body: { top_k: 5 } }),
       { env: { TEST_KEY: "sk-secret-123" }, meter },

@@ -20,7 +20,7 @@ import { openVlm } from "../../vlm/client.js";
 import { UsageMeter } from "../../vlm/usage.js";
 import { onInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
-import { stderrBar } from "../progress.js";
+import { countProgress } from "../progress.js";
 
 interface EvalFlags extends ConfigOptions {
   dataset: string;
@@ -143,10 +143,7 @@ async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
   const meter = new UsageMeter({ price: config.vlm?.price ?? null, budget: config.judge.budget });
   const opened = await openVlm(config, { meter });
   const interrupt = onInterrupt();
-  const bar = stderrBar(
-    "eval {label} |{bar}| {value}/{total} judgements · accuracy {acc}%",
-    flags.progress !== false && !flags.json,
-  );
+  const bar = countProgress("eval", { enabled: flags.progress !== false && !flags.json });
   let label = "";
   const shared = {
     pairs: data.pairs,
@@ -158,7 +155,7 @@ async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
     ...(flags.skipBad ? { skipBad: true } : {}),
     datasetFile: displayPath(datasetFile),
     onProgress: (p: EvaluateProgress) =>
-      bar.update(p.done, p.total, { label, acc: (100 * p.accuracy).toFixed(1) }),
+      bar.update(p.done, p.total, [`accuracy ${(100 * p.accuracy).toFixed(1)}%`, label]),
     onJudgement: (record: object) => appendFile(stream, `${JSON.stringify(record)}\n`),
   };
   const judges = variants.map((v) => ({
@@ -194,7 +191,7 @@ async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
       `verdicts so far are in ${displayPath(stream)}; rerun the same command: cached verdicts are reused`,
     );
   } finally {
-    bar.stop();
+    bar.done();
     interrupt.release();
     await opened.close();
   }

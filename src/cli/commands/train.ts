@@ -14,11 +14,11 @@ import type { Command } from "commander";
 import { EXIT_STOPPED, UsageError } from "../../errors.js";
 import { joinRun } from "../../train/join.js";
 import { JOIN_TOKEN_ENV, joinCommand } from "../../train/join-info.js";
-import { progressPrinter } from "../../train/progress.js";
 import { runPaths } from "../../train/run-dir.js";
 import { train } from "../../train/train.js";
 import { onTrainingInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
+import { trainProgress } from "../progress.js";
 import { addPlanOptions, type PlanFlags, printPlan } from "./plan.js";
 
 interface TrainFlags extends ConfigOptions, PlanFlags {
@@ -51,7 +51,7 @@ async function run(flags: TrainFlags): Promise<void> {
     await printPlan(config, flags);
     return;
   }
-  const printer = progressPrinter();
+  const printer = trainProgress();
   const interrupt = onTrainingInterrupt(printer.log);
   const nnodes = config.train?.distributed.nnodes ?? 1;
   // A multi-node run's token: the user's (every node has it in ARR_JOIN_TOKEN), else one made here.
@@ -100,7 +100,7 @@ async function joinFromCli(url: string, flags: TrainFlags): Promise<void> {
   if (nodeRank !== undefined && !Number.isInteger(nodeRank)) {
     throw new UsageError(`--node-rank ${flags.nodeRank}: expected an integer`);
   }
-  const printer = progressPrinter();
+  const printer = trainProgress();
   const interrupt = onTrainingInterrupt(printer.log);
   try {
     const result = await joinRun({

@@ -2,13 +2,15 @@
 import { z } from "zod";
 import { BudgetSchema, LanguageSchema, nonNegativeInt, positiveInt, TaskSchema } from "./common.js";
 
+/** How candidates are presented to the judge (position bias). */
+export const OrderPolicySchema = z.enum(["single", "swap", "random"]);
+
 export const JudgeSchema = z
   .object({
     task: TaskSchema.default("t2i"),
-    order: z
-      .enum(["single", "swap", "random"])
-      .default("swap")
-      .describe("single: as given; swap: both orders, agreement decides; random: one random order, recorded"),
+    order: OrderPolicySchema.default("swap").describe(
+      "single: as given; swap: both orders, agreement decides; random: one random order, recorded",
+    ),
     tie_policy: z
       .enum(["zero", "mean"])
       .default("zero")
