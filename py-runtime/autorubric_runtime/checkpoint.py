@@ -8,7 +8,11 @@ A checkpoint holds
 - ``optimizer-rank<r>.pt``, ``rng-rank<r>.pt``: every rank's optimizer state (FSDP shards it) and
   RNG states (torch CPU/CUDA, numpy, python, the sampling and timestep-selection generators);
 - ``scheduler.pt`` and ``state.json``: LR scheduler, counters (updates, outer steps, judged totals),
-  the data position, world size and strategy.
+  the data position, world size and strategy;
+- ``pending-rank<r>.pt``: with ``train.pipeline.depth`` 1, the batch sampled but not yet trained
+  (trajectories, old log-probs, reference means, judge request). The uninterrupted run trains it
+  with the weights after this checkpoint, so the resumed run must too: it cannot be re-sampled
+  (the sampling weights are gone), it is judged again instead.
 
 Several nodes need no shared filesystem (``distributed.shared_run_dir: false``): every node has its
 own run directory, and every rank writes its own files into its node's copy; rank 0 (always on node
@@ -45,7 +49,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from autorubric_runtime import distributed as D
-from autorubric_runtime.trainer import TrainState
+from autorubric_runtime.batch import batch_from_dict, batch_to_dict
+from autorubric_runtime.trainer import TrainState, encoder
 
 log = logging.getLogger("autorubric_runtime.checkpoint")
 
@@ -134,6 +139,7 @@ def _write_rank_files(state: TrainState, tmp: Path, trainable: dict[str, torch.T
     tmp.mkdir(parents=True, exist_ok=True)
     _save(state.optimizer.state_dict(), tmp / f"optimizer-rank{info.rank}.pt")
     _save(_rng_state(state), tmp / f"rng-rank{info.rank}.pt")
+    _save([batch_to_dict(b) for b in state.pending], tmp / f"pending-rank{info.rank}.pt")
     if info.is_main:
         assert trainable is not None
         target = tmp / "trainable.safetensors"
@@ -283,4 +289,9 @@ def restore_training_state(ckpt: Path, state: TrainState) -> None:
     state.micro = 0
     state.data.position = int(meta["data_position"])
     state.totals = {k: float(v) for k, v in meta.get("totals", {}).items()}
+    pending = ckpt / f"pending-rank{info.rank}.pt"
+    if pending.is_file():
+        # weights_only: the file holds tensors, numbers, strings and lists only
+        items = torch.load(pending, map_location="cpu", weights_only=True)
+        state.pending = [batch_from_dict(b, encoder(state), state.adapter.device) for b in items]
     log.info("resumed from %s (update %d)", ckpt, state.update)

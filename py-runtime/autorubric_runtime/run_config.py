@@ -71,8 +71,14 @@ class SamplerCfg:
 class RpoCfg:
     clip_range: float
     kl_beta: float
+    kl_estimator: Literal["closed_form", "sample"]
     adv_clip: float
     timestep_fraction: float
+
+
+@dataclass(frozen=True)
+class PipelineCfg:
+    depth: Literal[0, 1]
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,7 @@ class RunCfg:
     sampler: SamplerCfg
     rpo: RpoCfg
     optim: OptimCfg
+    pipeline: PipelineCfg
     prompts_per_gpu: int
     grad_accum: int
     max_steps: int

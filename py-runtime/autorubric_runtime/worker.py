@@ -240,9 +240,11 @@ def run(cfg: RunCfg, reward: RewardFn | None = None, client: ServiceClient | Non
                 raise RunConfigError("run.json has no service.url and no in-process reward was given")
             reward = ServiceReward(client)
         run_dir = Path(cfg.run_dir)
+        # with a pipeline, the files of the batch in flight are still being judged after a step
+        keep = max(4, 2 * cfg.grad_accum) + cfg.prompts_per_gpu * cfg.pipeline.depth
         # a node without node 0's run directory uploads its samples: the judge on node 0 must read them
         remote = client is not None and cfg.distributed.node_rank != 0 and not cfg.distributed.shared_run_dir
-        writer = SampleWriter(run_dir / "samples", keep=max(4, 2 * cfg.grad_accum), upload=client if remote else None)
+        writer = SampleWriter(run_dir / "samples", keep=keep, upload=client if remote else None)
         state, ckpt = build_state(cfg, info, reward, writer if client is not None else None)
         ckroot = run_dir / "checkpoints"
         saved = state.update if ckpt is not None else -1
@@ -302,7 +304,18 @@ def _poll_stop(client: ServiceClient | None, info: D.DistInfo) -> str | None:
 
 
 def _brief(m: dict[str, Any]) -> str:
-    keys = ("reward_mean", "loss", "kl", "ratio_mean", "clip_frac", "grad_norm", "decided", "failed", "time_step")
+    keys = (
+        "reward_mean",
+        "loss",
+        "kl_ref",
+        "ratio_mean",
+        "clip_frac",
+        "grad_norm",
+        "staleness",
+        "decided",
+        "failed",
+        "time_step",
+    )
     return " ".join(f"{k}={m[k]:.4g}" if isinstance(m.get(k), float) else f"{k}={m.get(k)}" for k in keys)
 
 

@@ -5,7 +5,7 @@
  */
 
 import type { Price } from "../config/schema.js";
-import type { PreferencePair } from "../data/pairs.js";
+import type { PairwiseLabel, PreferencePair } from "../data/pairs.js";
 import type { SkippedItem } from "../data/records.js";
 import type { Comparer, Verdict } from "../judge/types.js";
 import type { BootstrapOptions, Interval } from "./stats.js";
@@ -68,7 +68,10 @@ export interface OrderOutcome {
   outcome: "decided" | "tie" | "invalid" | "error";
   /** Predicted rank per candidate in the dataset's order (1 = best); null unless decided. */
   predictedRank: number[] | null;
+  /** Per item (per group for pairwise-labelled items: every comparison right). */
   correct: boolean;
+  /** Pairwise-labelled items: how many of the item's comparisons this judgement got right. */
+  comparisonsCorrect?: number;
   reason: string;
   raw: string | null;
   error: string | null;
@@ -87,9 +90,12 @@ export interface ItemResult {
   id: string;
   task: "t2i" | "edit";
   prompt: string;
-  sourceImage?: string;
+  sourceImages?: string[];
   images: string[];
-  labelRank: number[];
+  /** The human order, 1 = best (ties share a rank); null for a group whose pairwise labels admit none. */
+  labelRank: number[] | null;
+  /** The pairwise human labels, when the item was built from them (EditReward-Bench). */
+  comparisons?: PairwiseLabel[];
   category?: string;
   meta?: Record<string, unknown>;
   /** One entry per requested order, in the order requested. */
@@ -127,6 +133,24 @@ export interface AccuracySummary {
   invalidRate: number;
   /** Share of items whose decided winners differ between orders; null with one order. */
   flipRate: number | null;
+  /** Items with pairwise labels only: both readings of the benchmark side by side. */
+  pairwise?: PairwiseSummary;
+}
+
+/** Per-comparison and per-group accuracy of pairwise-labelled items (EditReward-Bench). */
+export interface PairwiseSummary {
+  /** Comparisons x orders judged; every group's comparisons count, consistent or not. */
+  comparisons: number;
+  comparisonsCorrect: number;
+  /** Per comparison, a tie label its own outcome (how the benchmark's scripts score). */
+  comparisonAccuracy: number;
+  /** Groups with a consistent order (the per-group denominator, per order). */
+  groups: number;
+  groupsCorrect: number;
+  /** Per group: every comparison of the group right, over consistent groups and orders. */
+  groupAccuracy: number;
+  /** Groups whose pairwise labels admit no order (e.g. A>B, B>C, C>A): counted, never scored per group. */
+  inconsistentGroups: number;
 }
 
 export interface EvalUsage {

@@ -62,7 +62,8 @@ export interface Question {
   prompt: string;
   /** Candidates in the caller's order. */
   images: LazyImage[];
-  source: LazyImage | undefined;
+  /** The edit's source images, in order (empty for text-to-image). */
+  sources: LazyImage[];
 }
 
 export interface OrderAskerOptions {
@@ -108,16 +109,16 @@ export function createOrderAsker(options: OrderAskerOptions): OrderAsker {
     signal: AbortSignal | undefined,
   ): Promise<CachedOrder> {
     const n = lazyShown.length;
-    const [shown, source] = await Promise.all([
+    const [shown, sources] = await Promise.all([
       Promise.all(lazyShown.map((s) => s.prepared())),
-      q.source?.prepared(),
+      Promise.all(q.sources.map((s) => s.prepared())),
     ]);
     const messages = buildJudgeMessages({
       task: q.task,
       language: config.language,
       prompt: q.prompt,
       candidates: shown.map((s) => s.part),
-      source: source?.part,
+      sources: sources.map((s) => s.part),
       rubricText: rubric?.text ?? null,
       taskDescription: config.task_description,
     });
@@ -177,7 +178,8 @@ export function createOrderAsker(options: OrderAskerOptions): OrderAsker {
       taskDescription: config.task_description,
       reask: config.reask,
       prompt: q.prompt,
-      source: q.source?.hash ?? null,
+      // One source keeps the key it always had, so existing caches still hit.
+      source: q.sources.length <= 1 ? (q.sources[0]?.hash ?? null) : q.sources.map((s) => s.hash),
       images: shown.map((s) => s.hash),
       encoding: encodingKey(image),
       params: vlm.params ?? null,

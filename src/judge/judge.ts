@@ -1,5 +1,5 @@
 /**
- * The rubric-conditioned judge: compares a prompt (and an edit's source image) with 2..N candidates
+ * The rubric-conditioned judge: compares a prompt (and an edit's source images) with 2..N candidates
  * and returns a verdict with rewards. It composes three parts: the order policy (orders.ts: which
  * presentation orders to ask, how their answers combine), asking one order (ask.ts: request, parse,
  * bounded re-ask, per-order cache), and the reward mapping (reward.ts).
@@ -30,7 +30,7 @@ export type * from "./types.js";
 /** A comparison input for a preference pair. */
 export function compareInputFromPair(pair: PreferencePair): CompareInput {
   const input: CompareInput = { id: pair.id, prompt: pair.prompt, candidates: pair.images, task: pair.task };
-  if (pair.sourceImage) input.sourceImage = pair.sourceImage;
+  if (pair.sourceImages?.length) input.sourceImages = pair.sourceImages;
   return input;
 }
 
@@ -58,18 +58,21 @@ export function createJudge(options: CreateJudgeOptions): Judge {
     if (signal?.aborted) throw new AbortError("comparison cancelled");
     const prep = { pool, ...(signal ? { signal } : {}) };
     // Every image is read once and encoded at most once (only on a cache miss), whatever the orders.
-    const [images, source] = await Promise.all([
+    const sourceInputs = input.sourceImages?.length
+      ? input.sourceImages
+      : input.sourceImage != null
+        ? [input.sourceImage]
+        : [];
+    const [images, sources] = await Promise.all([
       Promise.all(input.candidates.map((c) => lazyImage(c, image, { ...prep, role: "candidate" }))),
-      input.sourceImage != null
-        ? lazyImage(input.sourceImage, image, { ...prep, role: "source" })
-        : undefined,
+      Promise.all(sourceInputs.map((s) => lazyImage(s, image, { ...prep, role: "source" }))),
     ]);
-    const task = input.task ?? (input.sourceImage != null ? "edit" : config.task);
+    const task = input.task ?? (sourceInputs.length > 0 ? "edit" : config.task);
     try {
-      return await decide(input, { task, prompt: input.prompt, images, source }, started);
+      return await decide(input, { task, prompt: input.prompt, images, sources }, started);
     } finally {
       // Every request that used these bytes has finished: allSettled in decide() waits for both orders.
-      for (const img of source ? [...images, source] : images) pool.release(img.bytes);
+      for (const img of [...images, ...sources]) pool.release(img.bytes);
     }
   }
 
@@ -78,7 +81,7 @@ export function createJudge(options: CreateJudgeOptions): Judge {
     const policy = input.order ?? config.order;
     const perms = policyPermutations(policy, n, {
       seed: config.seed,
-      itemKey: `${q.prompt}\u0000${q.source?.hash ?? ""}\u0000${q.images.map((i) => i.hash).join(",")}`,
+      itemKey: `${q.prompt}\u0000${q.sources.map((s) => s.hash).join(",")}\u0000${q.images.map((i) => i.hash).join(",")}`,
     });
     // allSettled: when one order hits the budget, the other's call (already paid) still finishes
     // and lands in the cache before the error propagates, so nothing is left running or lost.

@@ -14,6 +14,8 @@ export interface CompareInput {
   prompt: string;
   /** The edit's source image (makes the comparison an edit). */
   sourceImage?: ImageInput;
+  /** Several source images, in the order the instruction refers to them (takes precedence over `sourceImage`). */
+  sourceImages?: readonly ImageInput[];
   /** 2..N candidates; rankings and rewards are aligned with this order. */
   candidates: ImageInput[];
   /** Default: "edit" when a source image is given, else the config's task. */

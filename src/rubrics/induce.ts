@@ -98,17 +98,18 @@ async function inducePair(
   let verifyCalls = 0;
   const judgeVlm = countingClient(options.vlm, judgeCounter);
   const labelRank = pair.labelRank as number[];
-  const [candidates, source] = await Promise.all([
+  const [candidates, sources] = await Promise.all([
     Promise.all(
       pair.images.map(async (img) => (await prepareImage(img, options.image, { signal: shared.signal })).url),
     ),
-    pair.sourceImage
-      ? prepareImage(pair.sourceImage, options.image, { role: "source", signal: shared.signal }).then(
-          (p) => p.url,
-        )
-      : Promise.resolve(undefined),
+    Promise.all(
+      (pair.sourceImages ?? []).map(
+        async (img) =>
+          (await prepareImage(img, options.image, { role: "source", signal: shared.signal })).url,
+      ),
+    ),
   ]);
-  const images: PairImages = source ? { source, candidates } : { candidates };
+  const images: PairImages = sources.length > 0 ? { sources, candidates } : { candidates };
   const base = {
     task: cfg.task,
     language: cfg.language,
@@ -151,7 +152,7 @@ async function inducePair(
       const sentBefore = judgeCounter.sent;
       const verdict = await shared.verifier(criteriaRubric(criteria), judgeVlm).compare({
         prompt: pair.prompt,
-        ...(pair.sourceImage ? { sourceImage: pair.sourceImage } : {}),
+        ...(pair.sourceImages?.length ? { sourceImages: pair.sourceImages } : {}),
         candidates: pair.images,
         signal: shared.signal,
       });

@@ -77,7 +77,16 @@ export const RpoSchema = z
       .number()
       .nonnegative()
       .default(0.01)
-      .describe("weight of the log-ratio KL to the LoRA-off reference"),
+      .describe("weight of the KL to the LoRA-off reference (the estimator is kl_estimator)"),
+    kl_estimator: z
+      .enum(["closed_form", "sample"])
+      .default("closed_form")
+      .describe(
+        "closed_form: per-element KL between the policy's and the reference's Gaussian step means " +
+          "(same std), (mu - mu_ref)^2 / (2 std^2), whose gradient pulls toward the reference; " +
+          "sample: the paper's kl_beta * (logp - logp_ref) on the policy's own sample, an unbiased " +
+          "KL value whose expected gradient is zero (noise, no pull); kept to reproduce the paper",
+      ),
     adv_clip: z.number().positive().default(5).describe("advantages clamped to +-adv_clip"),
     timestep_fraction: z
       .number()
@@ -89,6 +98,20 @@ export const RpoSchema = z
       ),
     win_reward: z.number().default(1).describe("advantage of the judged winner of a pair"),
     lose_reward: z.number().default(-0.1).describe("advantage of the judged loser of a pair"),
+  })
+  .strict();
+
+export const PipelineSchema = z
+  .object({
+    depth: z
+      .union([z.literal(0), z.literal(1)])
+      .default(0)
+      .describe(
+        "0: each step waits for the verdicts on the batch it has just sampled (on-policy, ratio 1); " +
+          "1: the workers sample step k+1 while the judge scores step k, which then trains on " +
+          "log-probs one update old (the clipped surrogate bounds the step): the judge's latency " +
+          "leaves the critical path",
+      ),
   })
   .strict();
 
@@ -195,6 +218,7 @@ export const TrainSchema = z
     sampler: SamplerSchema.default(SamplerSchema.parse({})),
     rpo: RpoSchema.default(RpoSchema.parse({})),
     optim: OptimSchema.default(OptimSchema.parse({})),
+    pipeline: PipelineSchema.default(PipelineSchema.parse({})),
     prompts_per_gpu: positiveInt().default(1).describe("prompts per GPU per rollout step"),
     grad_accum: positiveInt().default(1).describe("rollout steps per optimizer update (spans outer steps)"),
     max_steps: positiveInt().default(300).describe("optimizer updates"),
