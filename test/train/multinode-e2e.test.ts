@@ -143,6 +143,7 @@ describe("2 nodes x 1 worker train exactly like 1 node x 2 workers", { timeout: 
       [
         "lora",
         "optimizer-rank0.pt",
+        "pending-rank0.pt",
         "rng-rank0.pt",
         "scheduler.pt",
         "state.json",
@@ -151,6 +152,7 @@ describe("2 nodes x 1 worker train exactly like 1 node x 2 workers", { timeout: 
     );
     expect((await readdir(at1)).sort()).toEqual([
       "optimizer-rank1.pt",
+      "pending-rank1.pt",
       "rng-rank1.pt",
       "scheduler.pt",
       "state.json",
