@@ -25,7 +25,7 @@ import type { RewardJudge } from "../../src/train/reward-service.js";
 import { readMetrics } from "../../src/train/run-dir.js";
 import { readSummary } from "../../src/train/run-records.js";
 import { type TrainProgress, type TrainResult, train } from "../../src/train/train.js";
-import { brighterJudge, tensors } from "../support/training.js";
+import { brighterJudge } from "../support/training.js";
 
 let root: string;
 beforeAll(async () => {
