@@ -17,6 +17,7 @@ import {
   type LoraSchema,
   type ModelSchema,
   type OptimSchema,
+  type PipelineSchema,
   type RpoSchema,
   type SamplerSchema,
   type ServiceSchema,
@@ -67,6 +68,7 @@ export type LoraConfig = z.infer<typeof LoraSchema>;
 export type SamplerConfig = z.infer<typeof SamplerSchema>;
 export type RpoConfig = z.infer<typeof RpoSchema>;
 export type OptimConfig = z.infer<typeof OptimSchema>;
+export type PipelineConfig = z.infer<typeof PipelineSchema>;
 export type DatasetConfig = z.infer<typeof DatasetSchema>;
 export type DistributedConfig = z.infer<typeof DistributedSchema>;
 export type ServiceConfig = z.infer<typeof ServiceSchema>;

@@ -1,7 +1,8 @@
 /**
  * The run's report.html: self-contained (inline SVG curves, grids embedded as data URLs), so it can
- * be copied off a cluster and opened anywhere. Curves: reward, order agreement, KL, loss, clip
- * fraction; then the evaluation grids (base vs current) and the rubric the judge used.
+ * be copied off a cluster and opened anywhere. Curves: reward, order agreement, closed-form KL to
+ * the reference, loss, clip fraction; then the evaluation grids (base vs current) and the rubric the
+ * judge used.
  */
 import { existsSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
@@ -15,9 +16,9 @@ import { type RunPaths, readMetrics } from "./run-dir.js";
 const CURVES: ReadonlyArray<[string, string]> = [
   ["reward_mean", "Mean reward"],
   ["agreement", "Order agreement (swap)"],
-  ["kl", "KL to reference"],
+  ["kl_ref", "KL to reference (closed form)"],
   ["loss", "Loss"],
-  ["clip_fraction", "Clip fraction"],
+  ["clip_frac", "Clip fraction"],
   ["grad_norm", "Gradient norm"],
 ];
 
@@ -120,7 +121,12 @@ export function renderTrainReport(r: RenderInputs): string {
       "sampler",
       train ? `${train.sampler.steps} steps, eta ${train.sampler.eta}, shift ${train.sampler.shift}` : "-",
     ],
-    ["RPO", train ? `clip ${train.rpo.clip_range}, KL beta ${train.rpo.kl_beta}` : "-"],
+    [
+      "RPO",
+      train
+        ? `clip ${train.rpo.clip_range}, KL beta ${train.rpo.kl_beta} (${train.rpo.kl_estimator}), pipeline depth ${train.pipeline.depth}`
+        : "-",
+    ],
   ];
   if (r.winrate) {
     facts.push([
