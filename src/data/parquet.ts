@@ -1,8 +1,8 @@
 /**
  * Hugging Face parquet shards in Node, with hyparquet (+ hyparquet-compressors for zstd, gzip,
  * brotli, lz4). A path can be one shard, a folder of shards (`t2i/`, `3pair/`) or a dataset root;
- * rows are read one row group at a time, so memory stays bounded by the largest row group however
- * large the shard. Byte arrays stay bytes (`utf8: false`): image columns hold raw PNG/JPEG files,
+ * rows are read one row group at a time (a slice of one where the shard has a page index), so
+ * memory stays bounded by the largest row group however large the shard. Byte arrays stay bytes (`utf8: false`): image columns hold raw PNG/JPEG files,
  * and columns annotated as strings still decode as text.
  */
 import { open, readdir, stat } from "node:fs/promises";
@@ -22,11 +22,10 @@ import { DatasetError } from "../errors.js";
 import { ImageStore } from "./image-store.js";
 import type { AdapterOptions, RawRecord } from "./records.js";
 
-/** Codecs hyparquet decodes itself or through hyparquet-compressors. */
 /**
- * hyparquet-compressors' codecs minus its WASM snappy: hyparquet's own JS snappy is used instead,
- * because WASM memory only grows (bench: 539 vs 387 MB peak RSS on a 200 MB snappy shard, and half
- * the speed).
+ * hyparquet-compressors' codecs minus its WASM snappy: hyparquet's own JS snappy is used instead
+ * (GroupMemory.decompressors), because WASM memory only grows (bench: 539 vs 387 MB peak RSS on a
+ * 200 MB snappy shard, and half the speed).
  */
 const DECOMPRESSORS = Object.fromEntries(Object.entries(compressors).filter(([codec]) => codec !== "SNAPPY"));
 const CODECS = new Set(["UNCOMPRESSED", "SNAPPY", ...Object.keys(compressors)]);
@@ -156,6 +155,7 @@ function ownBytes(value: unknown): unknown {
 
 export interface Shard {
   file: string;
+  /** The file as read for its metadata (each row group's read gets buffers of its own). */
   buffer: AsyncBuffer;
   metadata: FileMetaData;
   /** Top-level column names, in schema order. */
