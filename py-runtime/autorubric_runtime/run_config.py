@@ -95,6 +95,8 @@ class OptimCfg:
 class DistributedCfg:
     strategy: Literal["ddp", "fsdp"]
     backend: Literal["auto", "nccl", "gloo"]
+    node_rank: int  # 0: the node that owns the run; its ranks come first
+    shared_run_dir: bool  # false: each node checkpoints its own ranks' state into its own run directory
 
 
 @dataclass(frozen=True)

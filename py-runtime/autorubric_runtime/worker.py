@@ -17,6 +17,7 @@ import argparse
 import collections
 import contextlib
 import dataclasses
+import io
 import json
 import logging
 import math
@@ -33,7 +34,7 @@ from torch import Tensor
 
 from autorubric_runtime import distributed as D
 from autorubric_runtime import lifeline
-from autorubric_runtime.checkpoint import latest_checkpoint, load_model_weights, restore_training_state, save_checkpoint
+from autorubric_runtime.checkpoint import load_model_weights, restore_training_state, resume_checkpoint, save_checkpoint
 from autorubric_runtime.launch import LAUNCHER_PID
 from autorubric_runtime.reward_client import AuthError, RewardFn, ServiceClient, ServiceReward
 from autorubric_runtime.run_config import RunCfg, RunConfigError, load_run_config
@@ -80,12 +81,17 @@ def to_pil(image: Tensor):
 
 
 class SampleWriter:
-    """PNG files of the candidates being judged, keeping only the last ``keep`` batches (disk)."""
+    """PNG files of the candidates being judged, keeping only the last ``keep`` batches (disk).
 
-    def __init__(self, directory: Path, keep: int = 8) -> None:
+    With ``upload`` (a node that does not share node 0's run directory) each file is also uploaded
+    to the reward service, and the judge reads node 0's copy, which is pruned along with the local one.
+    """
+
+    def __init__(self, directory: Path, keep: int = 8, upload: ServiceClient | None = None) -> None:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.keep = keep
+        self.upload = upload
         self.batches: collections.deque[list[Path]] = collections.deque()
 
     def __call__(self, pixels: Tensor, names: list[str]) -> list[str]:
@@ -93,15 +99,19 @@ class SampleWriter:
         for image, name in zip(pixels, names, strict=True):
             path = self.directory / name
             to_pil(image).save(path)
-            paths.append(str(path.resolve()))
-        self.batches.append([Path(p) for p in paths])
-        return paths
+            paths.append(path)
+        self.batches.append(paths)
+        if self.upload is not None:
+            return [self.upload.upload_sample(path) for path in paths]
+        return [str(path.resolve()) for path in paths]
 
     def prune(self) -> None:
         """Called after a step, when every verdict on its files is in."""
         while len(self.batches) > self.keep:
             for path in self.batches.popleft():
                 path.unlink(missing_ok=True)
+                if self.upload is not None:
+                    self.upload.delete_sample(path.name)
 
 
 def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -115,10 +125,11 @@ def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
 def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
     """Base (LoRA scaled to zero) vs current on the eval prompts with fixed seeds; one PNG per eval.
 
-    Prompts are sharded over ranks (padded so every rank runs the same forwards); rank 0 assembles
-    the grid and returns the ``eval`` event's data (grid, prompts, per-prompt base/current tiles,
-    kept in ``eval-<update>/`` for the controller's win rate and the report); other ranks return None.
-    Uses its own generators, so it never perturbs the training RNG streams (exact resume).
+    Prompts are sharded over ranks (padded so every rank runs the same forwards); the tiles travel
+    to rank 0 as PNG bytes (nodes need not share a disk), which assembles the grid, keeps the tiles
+    in ``eval-<update>/`` (for the controller's win rate and the report) and returns the ``eval``
+    event's data; other ranks return None. Uses its own generators, so it never perturbs the
+    training RNG streams (exact resume).
     """
     from PIL import Image, ImageDraw
 
@@ -126,10 +137,7 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
 
     cfg, info, ad = state.cfg, state.info, state.adapter
     prompts = list(cfg.eval_prompts)
-    parts = out_dir / f"eval-{state.update:06d}"
-    if info.is_main:
-        parts.mkdir(parents=True, exist_ok=True)
-    D.barrier(info)
+    tiles_here: dict[str, bytes] = {}
     indices = D.shard(list(range(len(prompts))), info)
     L, Ch = ad.latent_shape
     # Editing needs a source image per eval instruction: the dataset's rows in file order, cycled.
@@ -145,12 +153,21 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
                     ro = rollout(ad, cond, cfg.sampler, gen, init_noise=init)
                 judged = ro.x0_last if cfg.sampler.judged_image == "x0_last" else ro.final
                 image = ad.decode(judged).float().clamp(0, 1).cpu()[0]
-            if k == indices.index(gi):  # padding repeats are computed (collectives) but not written
-                to_pil(image).save(parts / f"{gi}-{label}.png")
-    D.barrier(info)
+            if k == indices.index(gi):  # padding repeats are computed (collectives) but not kept
+                png = io.BytesIO()
+                to_pil(image).save(png, format="PNG")
+                tiles_here[f"{gi}-{label}"] = png.getvalue()
+    gathered: dict[str, bytes] = {}
+    for part in D.all_gather_object(tiles_here, info):
+        gathered.update(part)  # type: ignore[arg-type]
     if not info.is_main:
         return None
-    tiles = [(Image.open(parts / f"{i}-base.png"), Image.open(parts / f"{i}-lora.png")) for i in range(len(prompts))]
+    parts = out_dir / f"eval-{state.update:06d}"
+    parts.mkdir(parents=True, exist_ok=True)
+    for key, png in gathered.items():
+        (parts / f"{key}.png").write_bytes(png)
+    tile = {key: Image.open(io.BytesIO(png)) for key, png in gathered.items()}
+    tiles = [(tile[f"{i}-base"], tile[f"{i}-lora"]) for i in range(len(prompts))]
     h, wd = tiles[0][0].height, tiles[0][0].width
     label_w = 160
     # The whole prompt, wrapped to the label column (the default font is about 6 px per character).
@@ -201,17 +218,17 @@ def build_state(
         # FSDP1 flattens each block into one tensor of one dtype, and the LoRA is fp32: keep the base in
         # fp32 too and let FSDP mixed precision compute in bf16 (the usual FSDP recipe)
         model_cfg = dataclasses.replace(model_cfg, dtype="float32")
-    with D.rank_zero_first(info):  # a tiny model is built once into the cache by rank 0
+    with D.local_rank_zero_first(info):  # a tiny model is built once into each node's cache
         adapter = load_adapter(model_cfg, cfg.sampler, info.device)
     attach_lora(adapter.transformer, cfg.lora)
     if cfg.gradient_checkpointing and hasattr(adapter.transformer, "enable_gradient_checkpointing"):
         adapter.transformer.enable_gradient_checkpointing()
     # a group torchrun restarted after a crash continues from the latest checkpoint, like --resume
     resume = cfg.resume or D.restart_count() > 0
-    ckpt = latest_checkpoint(Path(cfg.run_dir) / "checkpoints") if resume else None
-    if resume and ckpt is None:
+    ckpt = resume_checkpoint(Path(cfg.run_dir) / "checkpoints", info) if resume else None
+    if resume and ckpt is None and info.is_main:
         log.warning("resume requested but %s/checkpoints has no checkpoint yet; starting from update 0", cfg.run_dir)
-    if ckpt is not None:
+    if ckpt is not None and info.is_main:  # the other ranks get these weights when DDP/FSDP wraps the model
         load_model_weights(ckpt, adapter.transformer)
     elif cfg.lora.init_from:
         load_lora(adapter, cfg.lora.init_from)
@@ -224,7 +241,7 @@ def build_state(
 
 def run(cfg: RunCfg, reward: RewardFn | None = None, client: ServiceClient | None = None) -> int:
     """Train until max_steps or a stop; returns the exit code. ``reward``/``client`` are injectable for tests."""
-    info = D.init_distributed(cfg.distributed.backend)
+    info = D.init_distributed(cfg.distributed.backend, node_rank=cfg.distributed.node_rank)
     _configure_logging(info.rank)
     try:
         seed_everything(cfg.seed, info.rank)
@@ -241,7 +258,9 @@ def run(cfg: RunCfg, reward: RewardFn | None = None, client: ServiceClient | Non
         run_dir = Path(cfg.run_dir)
         # with a pipeline, the files of the batch in flight are still being judged after a step
         keep = max(4, 2 * cfg.grad_accum) + cfg.prompts_per_gpu * cfg.pipeline.depth
-        writer = SampleWriter(run_dir / "samples", keep=keep)
+        # a node without node 0's run directory uploads its samples: the judge on node 0 must read them
+        remote = client is not None and cfg.distributed.node_rank != 0 and not cfg.distributed.shared_run_dir
+        writer = SampleWriter(run_dir / "samples", keep=keep, upload=client if remote else None)
         state, ckpt = build_state(cfg, info, reward, writer if client is not None else None)
         ckroot = run_dir / "checkpoints"
         saved = state.update if ckpt is not None else -1

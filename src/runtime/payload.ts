@@ -43,8 +43,14 @@ export const WorkerConfigSchema = TrainSchema.omit({
     rpo: RpoSchema.omit({ win_reward: true, lose_reward: true }),
     // One scheduler exists; the workers implement it.
     optim: OptimSchema.omit({ scheduler: true }),
-    // World size, nodes and rendezvous are torchrun's arguments (src/runtime/torchrun.ts).
-    distributed: DistributedSchema.pick({ strategy: true, backend: true }),
+    // World size and rendezvous are torchrun's arguments (src/runtime/torchrun.ts); the node's rank
+    // orders the global ranks (node 0 holds rank 0) and says, with shared_run_dir, who writes what.
+    distributed: DistributedSchema.pick({
+      strategy: true,
+      backend: true,
+      node_rank: true,
+      shared_run_dir: true,
+    }),
     service: z
       .object({
         url: z.string().describe("the reward service's URL"),
@@ -81,7 +87,12 @@ export function workerConfig(config: Config & { train: TrainConfig }, run: Worke
     dataset: { shuffle: dataset.shuffle },
     rpo,
     optim,
-    distributed: { strategy: distributed.strategy, backend: distributed.backend },
+    distributed: {
+      strategy: distributed.strategy,
+      backend: distributed.backend,
+      node_rank: distributed.node_rank,
+      shared_run_dir: distributed.shared_run_dir,
+    },
     service: { url: run.serviceUrl, token: null },
     run_dir: run.runDir,
     prompts_file: run.promptsFile,

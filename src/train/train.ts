@@ -2,8 +2,11 @@
  * `train()`: RPO of an image generator, driven from TypeScript.
  *
  * 1. resolve the run directory (new, or an existing one for `resume`), the prompts and the rubric;
- * 2. start the judge (the configured VLM, or the offline referee) and the reward service on loopback;
- * 3. launch the Python workers with torchrun; they sample, submit pairs, train and checkpoint;
+ * 2. start the judge (the configured VLM, or the offline referee) and the reward service (loopback
+ *    unless `train.service.bind` says otherwise);
+ * 3. launch the Python workers with torchrun; they sample, submit pairs, train and checkpoint. With
+ *    `distributed.nnodes > 1` this is node 0, which owns the run: the service also answers the other
+ *    nodes' `arr train --join` (src/train/join.ts), and their workers judge and report through it;
  * 4. stream their metrics into metrics.jsonl and the progress line;
  * 5. on Ctrl-C or a judge outage, ask the workers to checkpoint and stop; on a worker crash, end the
  *    run with its traceback and the last good checkpoint (torchrun restarts a crashed group from it
@@ -23,7 +26,7 @@ import { pythonEnv, resolvePython } from "../runtime/python.js";
 import { launchWorkers, workerEnv } from "../runtime/torchrun.js";
 import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
-import { createEvalPoints, evalScalars, winrateJudgeOf } from "./evals.js";
+import { type JoinInfo, joinInfo } from "./join-info.js";
 import { writeTrainReport } from "./report/index.js";
 import {
   type JudgementRecord,
@@ -41,8 +44,8 @@ import {
   writePrompts,
   writeRunConfig,
 } from "./run-dir.js";
+import { createRunObservers } from "./run-observers.js";
 import { recordSession, rewindRecords } from "./run-records.js";
-import { type RunTrackers, startTrackers, trackerScalars } from "./tracking.js";
 
 /** What the controller reports after each optimizer update (the CLI's progress line shows it). */
 export interface TrainProgress {
@@ -92,6 +95,13 @@ export interface TrainOptions {
   vlm?: OpenedVlm;
   /** Create the new run exactly in this directory (it must not exist yet or be empty). */
   runDir?: string;
+  /**
+   * The reward service's bearer token (a multi-node run: the CLI passes ARR_JOIN_TOKEN, which the
+   * other nodes join with). Default: a random one.
+   */
+  serviceToken?: string;
+  /** A multi-node run: called with node 0's service URL once other nodes can join (`arr train --join URL`). */
+  onJoinable?: (url: string) => void;
   onProgress?: (progress: TrainProgress) => void;
   /** Worker log lines and controller notices. */
   onLog?: (line: string) => void;
@@ -122,6 +132,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const config = options.config ?? opened?.config;
   if (!config) throw new ConfigError("train() needs a config or a run directory to resume");
   const trainConfig = requireTrain(config);
+  const { distributed } = trainConfig;
+  if (distributed.node_rank !== 0) {
+    throw new ConfigError(
+      `train.distributed.node_rank is ${distributed.node_rank} on the node that starts the run`,
+      {
+        hint: "`arr train` starts a run on node 0; the other nodes join it with `arr train --join URL --node-rank N`",
+        path: "train.distributed.node_rank",
+      },
+    );
+  }
   const redacted = redactedPaths(config);
   if (redacted.length > 0) {
     throw new ConfigError(`the run's stored config has redacted values: ${redacted.join(", ")}`, {
@@ -167,24 +187,25 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
   };
   const log = (line: string) => options.onLog?.(line);
-  // Started with the workers' first `started` event: a run whose workers fail while loading has no
-  // tracker process to start and stop. Held in an object so `finally` sees the assignment.
-  const tracking: { trackers: RunTrackers | null } = { trackers: null };
-  const evals = createEvalPoints({
+  const observers = createRunObservers({
+    config,
+    paths,
+    python: python.path,
+    env,
     // A control run (reverseVerdicts) is measured by the unreversed judge: one yardstick for both runs.
-    judge: winrateJudgeOf(options.reverseVerdicts ? trainingJudge(config, rubric, vlm, meter, false) : judge),
-    onRecord: (record) => {
-      append(paths.evals, record);
-      tracking.trackers?.scalars(record.update, evalScalars(record));
-      log(
-        `eval at update ${record.update}: win rate over the base ${(100 * record.rate).toFixed(1)}% [${(100 * record.interval.low).toFixed(1)}, ${(100 * record.interval.high).toFixed(1)}] on ${record.prompts} prompts`,
-      );
-    },
-    onLog: log,
+    evalJudge: options.reverseVerdicts ? trainingJudge(config, rubric, vlm, meter, false) : judge,
+    append,
+    log,
   });
 
+  let joinable: JoinInfo | null = null;
+  const multiNode = distributed.nnodes > 1;
   const service = await startRewardService({
     judge,
+    ...(options.serviceToken ? { token: options.serviceToken } : {}),
+    ...(multiNode ? { join: () => joinable } : {}),
+    // Nodes without the run directory upload their samples into it (the judge reads them here).
+    ...(multiNode && !distributed.shared_run_dir ? { uploadDir: join(paths.samples, "uploaded") } : {}),
     bind: trainConfig.service.bind,
     port: trainConfig.service.port,
     concurrency: config.judge.concurrency,
@@ -207,7 +228,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       };
       lastMetrics = line;
       append(paths.metrics, line);
-      tracking.trackers?.scalars(step, trackerScalars(line));
+      observers.metrics(step, line);
       options.onProgress?.({
         update: step,
         totalUpdates: trainConfig.max_steps,
@@ -240,14 +261,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         updates = at;
         // The updates after the checkpoint are redone: their rows are written again by the new group.
         rewindRecords(paths, at);
-        evals.rewind(at);
-        tracking.trackers ??= startTrackers({ config, paths, python: python.path, env, onLog: log });
-        // TensorBoard drops what it had past the checkpoint too (a fresh run has nothing to drop).
-        if (at > 0) tracking.trackers?.rewind(at + 1);
+        observers.started(at);
       }
       if (event.kind === "eval") {
-        tracking.trackers?.image(Number(event.data.update), "eval/grid", String(event.data.grid));
-        evals.add(event.data);
+        observers.evalPoint(event.data);
       }
     },
     onStop: (reason) => log(`stopping: ${reason} (workers checkpoint first)`),
@@ -259,11 +276,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     { runDir: paths.dir, promptsFile: paths.prompts, resume: opened !== null, serviceUrl: service.url },
   );
   await writeFile(paths.runJson, `${JSON.stringify(runJson, null, 2)}\n`);
+  if (multiNode) {
+    joinable = joinInfo({ runId, paths, distributed, worker: runJson });
+    options.onJoinable?.(service.url);
+  }
   const workers = launchWorkers({
     python: python.path,
     // The token travels in the environment, never in a file; the VLM's key stays here.
     env: { ...workerEnv(env, config.vlm?.api_key_env ?? null), ARR_SERVICE_TOKEN: service.token },
-    distributed: trainConfig.distributed,
+    distributed,
     runJson: paths.runJson,
     runId,
     cwd: paths.dir,
@@ -285,8 +306,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } finally {
     options.signal?.removeEventListener("abort", onStop);
     options.killSignal?.removeEventListener("abort", onKill);
-    await evals.settled();
-    await tracking.trackers?.close();
+    await observers.close();
     await service.close();
     await ownVlm?.close();
   }

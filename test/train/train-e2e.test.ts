@@ -21,7 +21,6 @@ import { existsSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
@@ -33,6 +32,7 @@ import { readJsonl, readMetrics } from "../../src/train/run-dir.js";
 import { readSummary } from "../../src/train/run-records.js";
 import { trackerScalars } from "../../src/train/tracking.js";
 import { type TrainProgress, type TrainResult, train } from "../../src/train/train.js";
+import { brighterJudge } from "../support/training.js";
 
 let root: string;
 beforeAll(async () => {
@@ -54,24 +54,6 @@ async function config(name: string, set: string[] = []): Promise<Config> {
     ],
   });
   return config;
-}
-
-/** Deterministic stand-in: the brighter candidate wins (+1 / -1), equal brightness is a tie. */
-function brighterJudge(calls: string[][] = []): RewardJudge {
-  return {
-    async compare({ candidates }) {
-      calls.push(candidates.map(String));
-      const means = await Promise.all(
-        candidates.map(async (path) => {
-          const { channels } = await sharp(path).stats();
-          return channels.slice(0, 3).reduce((s, c) => s + c.mean, 0);
-        }),
-      );
-      const [a, b] = means as [number, number];
-      if (a === b) return { outcome: "tie", rewards: [0, 0], agreement: null, cached: false };
-      return { outcome: "decided", rewards: a > b ? [1, -1] : [-1, 1], agreement: true, cached: false };
-    },
-  };
 }
 
 /** Python processes still running for a run (the workers and torchrun itself). */

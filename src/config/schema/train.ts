@@ -167,7 +167,11 @@ export const DistributedSchema = z
       .default(1)
       .describe("worker processes per node, one per GPU (`arr doctor` warns when more than it sees)"),
     nnodes: positiveInt().default(1).describe("nodes in the run (> 1 needs rdzv_endpoint)"),
-    node_rank: nonNegativeInt().default(0).describe("this node's rank among nnodes"),
+    node_rank: nonNegativeInt()
+      .default(0)
+      .describe(
+        "this node's rank among nnodes: 0 owns the run (`arr train`), the others join it (`arr train --join`)",
+      ),
     rdzv_endpoint: z
       .string()
       .nullable()
@@ -179,6 +183,12 @@ export const DistributedSchema = z
         "times torchrun restarts a failed worker group; a restarted group resumes from the latest checkpoint",
       ),
     strategy: z.enum(["ddp", "fsdp"]).default("ddp").describe("ddp: replicate the model; fsdp: shard it"),
+    shared_run_dir: z
+      .boolean()
+      .default(false)
+      .describe(
+        "true: every node sees node 0's run directory at the same path (a shared filesystem); false: each joining node keeps its own copy, holding its ranks' checkpoint state",
+      ),
     backend: z.enum(["auto", "nccl", "gloo"]).default("auto").describe("auto: nccl on GPU, gloo on CPU"),
   })
   .strict();
