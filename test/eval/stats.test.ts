@@ -3,8 +3,10 @@ import {
   bootstrapMean,
   mcnemarExact,
   mcnemarFromOutcomes,
+  normalQuantile,
   pairedBootstrapDifference,
   quantile,
+  wilsonInterval,
 } from "../../src/eval/stats.js";
 
 describe("exact McNemar", () => {
@@ -58,5 +60,39 @@ describe("bootstrap", () => {
   it("quantile interpolates linearly", () => {
     expect(quantile([0, 10], 0.25)).toBe(2.5);
     expect(quantile([1, 2, 3, 4, 5], 0.5)).toBe(3);
+  });
+});
+
+describe("Wilson score interval", () => {
+  it("the normal quantile matches tabulated values", () => {
+    expect(normalQuantile(0.5)).toBe(0);
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959963984540054, 8);
+    expect(normalQuantile(0.995)).toBeCloseTo(2.5758293035489, 8);
+    expect(normalQuantile(0.05)).toBeCloseTo(-1.6448536269514722, 8);
+    expect(normalQuantile(1e-6)).toBeCloseTo(-4.753424308822899, 7);
+    expect(() => normalQuantile(1)).toThrow(RangeError);
+  });
+
+  it("matches hand-computed intervals, including all wins and no wins", () => {
+    // 32/32: [n / (n + z^2), 1]; 0/10: [0, z^2 / (n + z^2)]; 16/32: symmetric around 1/2.
+    expect(wilsonInterval(32, 32)).toEqual({ low: expect.closeTo(0.8928208017, 9), high: 1, level: 0.95 });
+    expect(wilsonInterval(0, 10)).toEqual({ low: 0, high: expect.closeTo(0.2775327999, 9), level: 0.95 });
+    const half = wilsonInterval(16, 32);
+    expect(half.low).toBeCloseTo(0.3363088287, 9);
+    expect(half.high).toBeCloseTo(0.6636911713, 9);
+    // Fractional successes (ties count half): 27.5 of 32.
+    const ties = wilsonInterval(27.5, 32);
+    expect(ties.low).toBeCloseTo(0.7007068871, 9);
+    expect(ties.high).toBeCloseTo(0.9410080642, 9);
+    expect(wilsonInterval(0, 0).low).toBeNaN();
+  });
+
+  it("its bounds are where the score test is exactly z", () => {
+    const z = normalQuantile(0.995);
+    const [k, n] = [24, 32];
+    const { low, high } = wilsonInterval(k, n, 0.99);
+    for (const p of [low, high]) expect(Math.abs(k / n - p) / Math.sqrt((p * (1 - p)) / n)).toBeCloseTo(z, 9);
+    expect(low).toBeLessThan(k / n);
+    expect(high).toBeGreaterThan(k / n);
   });
 });
