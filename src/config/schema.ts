@@ -9,11 +9,13 @@
  */
 import { z } from "zod";
 import type { BudgetSchema, ImageEncodingSchema, PriceSchema, TaskSchema } from "./schema/common.js";
-import { InductionSchema, JudgeSchema } from "./schema/judge.js";
+import { type AuditJudgeSchema, InductionSchema, JudgeSchema } from "./schema/judge.js";
 import { checkCrossFieldRules } from "./schema/rules.js";
 import {
   type DatasetSchema,
   type DistributedSchema,
+  type HealthFlagSchema,
+  type HealthSchema,
   type LoraSchema,
   type ModelSchema,
   type OptimSchema,
@@ -70,5 +72,8 @@ export type DatasetConfig = z.infer<typeof DatasetSchema>;
 export type DistributedConfig = z.infer<typeof DistributedSchema>;
 export type ServiceConfig = z.infer<typeof ServiceSchema>;
 export type TrainConfig = z.infer<typeof TrainSchema>;
+export type HealthConfig = z.infer<typeof HealthSchema>;
+export type HealthFlagName = z.infer<typeof HealthFlagSchema>;
+export type AuditJudgeConfig = z.infer<typeof AuditJudgeSchema>;
 export type RunConfig = z.infer<typeof RunSchema>;
 export type Config = z.infer<typeof ConfigSchema>;

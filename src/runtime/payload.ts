@@ -15,6 +15,7 @@ import {
   type Config,
   DatasetSchema,
   DistributedSchema,
+  DiversityHealthSchema,
   ModelSchema,
   OptimSchema,
   RpoSchema,
@@ -31,6 +32,7 @@ export const WorkerConfigSchema = TrainSchema.omit({
   optim: true,
   distributed: true,
   service: true,
+  health: true,
 })
   .extend({
     // The prompts arrive normalised in prompts_file; only the shuffle flag matters to the workers.
@@ -41,6 +43,8 @@ export const WorkerConfigSchema = TrainSchema.omit({
     optim: OptimSchema.omit({ scheduler: true }),
     // World size, nodes and rendezvous are torchrun's arguments (src/runtime/torchrun.ts).
     distributed: DistributedSchema.pick({ strategy: true, backend: true }),
+    // The workers only sample the eval prompts at more seeds; every health rule runs in TypeScript.
+    health: z.object({ diversity: DiversityHealthSchema.pick({ seeds: true }) }).strict(),
     service: z
       .object({
         url: z.string().describe("the reward service's URL"),
@@ -71,13 +75,14 @@ export function workerConfig(config: Config & { train: TrainConfig }, run: Worke
   const { train } = config;
   const { win_reward: _win, lose_reward: _lose, ...rpo } = train.rpo;
   const { scheduler: _scheduler, ...optim } = train.optim;
-  const { dataset, distributed, service: _service, ...rest } = train;
+  const { dataset, distributed, service: _service, health, ...rest } = train;
   return {
     ...rest,
     dataset: { shuffle: dataset.shuffle },
     rpo,
     optim,
     distributed: { strategy: distributed.strategy, backend: distributed.backend },
+    health: { diversity: { seeds: health.diversity.seeds } },
     service: { url: run.serviceUrl, token: null },
     run_dir: run.runDir,
     prompts_file: run.promptsFile,
