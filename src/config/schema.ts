@@ -16,6 +16,7 @@ import {
   type DistributedSchema,
   type HealthFlagSchema,
   type HealthSchema,
+  type JudgeHealthSchema,
   type LoraSchema,
   type ModelSchema,
   type OptimSchema,
@@ -73,6 +74,7 @@ export type DistributedConfig = z.infer<typeof DistributedSchema>;
 export type ServiceConfig = z.infer<typeof ServiceSchema>;
 export type TrainConfig = z.infer<typeof TrainSchema>;
 export type HealthConfig = z.infer<typeof HealthSchema>;
+export type JudgeHealthConfig = z.infer<typeof JudgeHealthSchema>;
 export type HealthFlagName = z.infer<typeof HealthFlagSchema>;
 export type AuditJudgeConfig = z.infer<typeof AuditJudgeSchema>;
 export type RunConfig = z.infer<typeof RunSchema>;
