@@ -21,8 +21,8 @@ import json
 import logging
 import math
 import random
-import shutil
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -112,10 +112,12 @@ def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- evaluation grid
 
 
-def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
+def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
     """Base (LoRA scaled to zero) vs current on the eval prompts with fixed seeds; one PNG per eval.
 
-    Prompts are sharded over ranks (padded so every rank runs the same forwards); rank 0 assembles.
+    Prompts are sharded over ranks (padded so every rank runs the same forwards); rank 0 assembles
+    the grid and returns the ``eval`` event's data (grid, prompts, per-prompt base/current tiles,
+    kept in ``eval-<update>/`` for the controller's win rate and the report); other ranks return None.
     Uses its own generators, so it never perturbs the training RNG streams (exact resume).
     """
     from PIL import Image, ImageDraw
@@ -124,7 +126,7 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
 
     cfg, info, ad = state.cfg, state.info, state.adapter
     prompts = list(cfg.eval_prompts)
-    parts = out_dir / f".parts-{state.update}"
+    parts = out_dir / f"eval-{state.update:06d}"
     if info.is_main:
         parts.mkdir(parents=True, exist_ok=True)
     D.barrier(info)
@@ -151,22 +153,31 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> Path | None:
     tiles = [(Image.open(parts / f"{i}-base.png"), Image.open(parts / f"{i}-lora.png")) for i in range(len(prompts))]
     h, wd = tiles[0][0].height, tiles[0][0].width
     label_w = 160
-    grid = Image.new("RGB", (label_w + 2 * wd, 14 + len(prompts) * h), "white")
+    # The whole prompt, wrapped to the label column (the default font is about 6 px per character).
+    wrapped = ["\n".join(textwrap.wrap(p, 26)) for p in prompts]
+    heights = [max(h, 12 * (text.count("\n") + 1) + 4) for text in wrapped]
+    grid = Image.new("RGB", (label_w + 2 * wd, 14 + sum(heights)), "white")
     draw = ImageDraw.Draw(grid)
     draw.text((label_w + 2, 1), "base", fill="black")
     draw.text((label_w + wd + 2, 1), f"update {state.update}", fill="black")
-    for i, (base, cur) in enumerate(tiles):
-        y = 14 + i * h
-        draw.text((2, y + 2), prompts[i][:26], fill="black")
+    y = 14
+    for (base, cur), text, row_h in zip(tiles, wrapped, heights, strict=True):
+        draw.multiline_text((2, y + 2), text, fill="black", spacing=2)
         grid.paste(base, (label_w, y))
         grid.paste(cur, (label_w + wd, y))
+        y += row_h
     path = out_dir / f"eval-{state.update:06d}.png"
     grid.save(path)
-    (out_dir / f"eval-{state.update:06d}.json").write_text(
-        json.dumps({"update": state.update, "prompts": prompts, "columns": ["base", "current"]}, indent=2)
-    )
-    shutil.rmtree(parts, ignore_errors=True)
-    return path
+    event = {
+        "update": state.update,
+        "grid": str(path.resolve()),
+        "prompts": prompts,
+        "base": [str((parts / f"{i}-base.png").resolve()) for i in range(len(prompts))],
+        "current": [str((parts / f"{i}-lora.png").resolve()) for i in range(len(prompts))],
+        "source_images": [sources[i % len(sources)] for i in range(len(prompts))] if sources else None,
+    }
+    (out_dir / f"eval-{state.update:06d}.json").write_text(json.dumps(event, indent=2))
+    return event
 
 
 # ----------------------------------------------------------------------------- the run
@@ -255,7 +266,9 @@ def run(cfg: RunCfg, reward: RewardFn | None = None, client: ServiceClient | Non
             if info.is_main:
                 log.info("update %d/%d %s", state.update, cfg.max_steps, _brief(result.metrics))
             if cfg.eval_every and cfg.eval_prompts and state.update % cfg.eval_every == 0:
-                write_eval_grid(state, run_dir / "grids")
+                evaluated = write_eval_grid(state, run_dir / "grids")
+                if evaluated is not None and client is not None:
+                    client.post_event("eval", evaluated)
             if state.update % cfg.checkpoint_every == 0:
                 saved = _checkpoint(state, ckroot, client)
             stop_reason = _poll_stop(client, info)

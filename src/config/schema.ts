@@ -33,6 +33,21 @@ export { trainedSteps } from "./schema/rules.js";
 export * from "./schema/train.js";
 export * from "./schema/vlm.js";
 
+/** Experiment trackers training logs to, besides the run's own metrics.jsonl. */
+export const TrackerSchema = z.enum(["tensorboard", "wandb"]);
+
+export const WandbSchema = z
+  .object({
+    project: z.string().min(1).default("autorubric").describe("Weights & Biases project of the run"),
+    entity: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe("Weights & Biases team or user (null: the API key's default entity)"),
+  })
+  .strict();
+
 export const RunSchema = z
   .object({
     name: z.string().min(1).default("arr-run").describe("prefix of run directory names"),
@@ -42,6 +57,14 @@ export const RunSchema = z
       .enum(["error", "warn", "info", "debug"])
       .default("info")
       .describe("how much the CLI logs to stderr"),
+    trackers: z
+      .array(TrackerSchema)
+      .refine((list) => new Set(list).size === list.length, "each tracker at most once")
+      .default(["tensorboard"])
+      .describe(
+        "experiment trackers training logs scalars and eval grids to: tensorboard (event files in <run>/tensorboard, works offline) and wandb (Weights & Biases; WANDB_MODE=offline logs without network, `wandb sync` uploads later)",
+      ),
+    wandb: WandbSchema.default(WandbSchema.parse({})).describe("used when run.trackers contains wandb"),
   })
   .strict();
 
@@ -78,4 +101,5 @@ export type JudgeHealthConfig = z.infer<typeof JudgeHealthSchema>;
 export type HealthFlagName = z.infer<typeof HealthFlagSchema>;
 export type AuditJudgeConfig = z.infer<typeof AuditJudgeSchema>;
 export type RunConfig = z.infer<typeof RunSchema>;
+export type Tracker = z.infer<typeof TrackerSchema>;
 export type Config = z.infer<typeof ConfigSchema>;

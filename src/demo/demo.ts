@@ -28,9 +28,9 @@ import { type LoadedRubric, loadRubric, saveRubric } from "../rubrics/rubric.js"
 import { type Bridge, createBridge } from "../runtime/bridge.js";
 import { packageRoot } from "../runtime/python.js";
 import type { TrainProgress } from "../train/progress.js";
-import { writeTrainReport } from "../train/report.js";
+import { writeTrainReport } from "../train/report/index.js";
 import type { PairJudge } from "../train/reward-service.js";
-import { latestLora, runStamp } from "../train/run-dir.js";
+import { latestLora, type RunPaths, runStamp } from "../train/run-dir.js";
 import { type TrainResult, train } from "../train/train.js";
 import { type WinrateResult, winrate } from "../train/winrate.js";
 import { escapeHtml } from "../util/html.js";
@@ -257,6 +257,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     // 5b. the control: the same training with every verdict reversed
     let control: DemoResult["control"] = null;
+    let controlPaths: RunPaths | null = null;
     if (options.control !== false && measured && !options.signal?.aborted) {
       stage("control", "control: the same training with the judge's verdicts reversed");
       const reversed = reversedJudge(judgeWith(rubric), tc.rpo.win_reward, tc.rpo.lose_reward);
@@ -264,11 +265,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         config: trainConfig,
         runDir: join(dir, "control"),
         judge: reversed,
+        // Its eval points are measured by the real judge, so the two runs share one yardstick.
+        evalJudge: judgeWith(rubric),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.killSignal ? { killSignal: options.killSignal } : {}),
         ...(options.onTrainProgress ? { onProgress: options.onTrainProgress } : {}),
         ...(options.onLog ? { onLog: options.onLog } : {}),
       });
+      controlPaths = run.paths;
       const controlLora = latestLora(run.paths.checkpoints);
       control = {
         runDir: run.runDir,
@@ -280,7 +284,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     // 6. demo.json and the report
     stage("report", "writing the report");
-    const trainReport = await writeTrainReport(trained.paths, {
+    const reportFile = await writeTrainReport(trained.paths, {
       config: trainConfig,
       rubric,
       winrate: measured
@@ -291,15 +295,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
             pairs: measured.prompts,
           }
         : null,
+      label: "trained",
+      overlays: controlPaths ? [{ label: "control (verdicts reversed)", paths: controlPaths }] : [],
+      intro: demoSection({
+        ruleBased,
+        table,
+        evalReport: relative(dir, written.html),
+        stats,
+        measured,
+        control,
+      }),
+      title: "autorubric demo: induce a rubric, judge with it, train with it",
+      out: join(dir, "report.html"),
     });
-    const reportFile = join(dir, "report.html");
-    await writeFile(
-      reportFile,
-      (await readFile(trainReport, "utf8")).replace(
-        "<h2>Curves</h2>",
-        `${demoSection({ ruleBased, table, evalReport: relative(dir, written.html), stats, measured, control })}\n<h2>Curves</h2>`,
-      ),
-    );
     lap();
     seconds.total = (performance.now() - started) / 1000;
     const result: DemoResult = {
@@ -318,7 +326,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         runDir: trained.runDir,
         updates: trained.updates,
         stopReason: trained.stopReason,
-        report: trainReport,
+        report: trained.paths.report,
       },
       winrate: measured,
       control,

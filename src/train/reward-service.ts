@@ -38,12 +38,18 @@ export interface PairJudge {
     sourceImage?: string;
     candidates: string[];
     signal?: AbortSignal;
+    /** Presentation orders (the eval win rate asks for one order per call); a judge may ignore it. */
+    order?: "single" | "swap" | "random";
   }): Promise<{
     outcome: "decided" | "tie" | "invalid";
     rewards: number[];
     agreement: boolean | null;
     cached: boolean;
     usage?: { promptTokens: number; completionTokens: number };
+    /** Rank per candidate (1 = best) and the judge's reason, when the judge gives them. */
+    ranking?: number[] | null;
+    winner?: number | null;
+    reason?: string;
   }>;
 }
 
@@ -65,7 +71,7 @@ const MetricsSchema = z.object({
 
 const EventSchema = z.object({
   rank: z.number().int().nonnegative(),
-  kind: z.enum(["started", "checkpoint", "finished", "stopping"]),
+  kind: z.enum(["started", "checkpoint", "finished", "stopping", "eval"]),
   data: z.record(z.string(), z.unknown()).default({}),
 });
 
@@ -84,6 +90,9 @@ export interface JudgementRecord {
   agreement: boolean | null;
   cached: boolean;
   latencyMs: number;
+  /** Rank per image (1 = best) when decided, and the judge's reason (null when it gave none). */
+  ranking: number[] | null;
+  reason: string | null;
   error?: string;
 }
 
@@ -95,7 +104,7 @@ export interface WorkerMetrics {
 
 export interface WorkerEvent {
   rank: number;
-  kind: "started" | "checkpoint" | "finished" | "stopping";
+  kind: "started" | "checkpoint" | "finished" | "stopping" | "eval";
   data: Record<string, unknown>;
 }
 
@@ -244,6 +253,8 @@ export async function startRewardService(options: RewardServiceOptions): Promise
           agreement: verdict.agreement,
           cached: verdict.cached,
           latencyMs: performance.now() - started,
+          ranking: verdict.ranking ?? null,
+          reason: verdict.reason ?? null,
         });
       } catch (error) {
         // A judge failure is not evidence about either image: zero advantage, counted, run goes on.
@@ -254,6 +265,8 @@ export async function startRewardService(options: RewardServiceOptions): Promise
           agreement: null,
           cached: false,
           latencyMs: performance.now() - started,
+          ranking: null,
+          reason: null,
           error: error instanceof Error ? error.message : String(error),
         });
       }

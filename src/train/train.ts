@@ -23,8 +23,9 @@ import { pythonEnv, resolvePython } from "../runtime/python.js";
 import { launchWorkers, workerEnv } from "../runtime/torchrun.js";
 import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
+import { createEvalPoints, evalScalars, winrateJudgeOf } from "./evals.js";
 import type { TrainProgress } from "./progress.js";
-import { writeTrainReport } from "./report.js";
+import { writeTrainReport } from "./report/index.js";
 import {
   type JudgementRecord,
   type PairJudge,
@@ -42,6 +43,7 @@ import {
   writeRunConfig,
 } from "./run-dir.js";
 import { recordSession, rewindRecords } from "./run-records.js";
+import { type RunTrackers, startTrackers, trackerScalars } from "./tracking.js";
 
 export interface TrainOptions {
   /** The resolved config (from `loadConfig`). */
@@ -57,6 +59,11 @@ export interface TrainOptions {
   killSignal?: AbortSignal;
   /** Judge override (tests inject a deterministic judge). Default: the config's VLM under its rubric. */
   judge?: PairJudge;
+  /**
+   * Judge of the win rate over the base at each eval point (default: the reward judge). The demo's
+   * control run trains on reversed verdicts but is measured by the real judge.
+   */
+  evalJudge?: PairJudge;
   /**
    * An already opened VLM to judge with (e.g. the demo's referee, started once); the caller closes
    * it. Default: `openVlm(config)`, closed when the run ends.
@@ -136,6 +143,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const startedAt = performance.now();
   let startUpdate: number | null = null;
   const log = (line: string) => options.onLog?.(line);
+  // Started with the workers' first `started` event: a run whose workers fail while loading has no
+  // tracker process to start and stop. Held in an object so `finally` sees the assignment.
+  const tracking: { trackers: RunTrackers | null } = { trackers: null };
+  const evals = createEvalPoints({
+    judge: winrateJudgeOf(options.evalJudge ?? judge),
+    file: paths.evals,
+    onRecord: (record) => {
+      tracking.trackers?.scalars(record.update, evalScalars(record));
+      log(
+        `eval at update ${record.update}: win rate over the base ${(100 * record.rate).toFixed(1)}% [${(100 * record.interval.low).toFixed(1)}, ${(100 * record.interval.high).toFixed(1)}] on ${record.prompts} prompts`,
+      );
+    },
+    onLog: log,
+  });
 
   const service = await startRewardService({
     judge,
@@ -161,6 +182,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       };
       lastMetrics = line;
       append(paths.metrics, line);
+      tracking.trackers?.scalars(step, trackerScalars(line));
       options.onProgress?.({
         update: step,
         totalUpdates: trainConfig.max_steps,
@@ -191,6 +213,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         startUpdate = at;
         // The updates after the checkpoint are redone: their rows are written again by the new group.
         rewindRecords(paths, at);
+        tracking.trackers ??= startTrackers({ config, paths, python: python.path, env, onLog: log });
+        if (at > 0) {
+          // Trackers and evals drop what they had past the checkpoint, too.
+          tracking.trackers?.rewind(at + 1);
+          evals.rewind(at);
+        }
+      }
+      if (event.kind === "eval") {
+        tracking.trackers?.image(Number(event.data.update), "eval/grid", String(event.data.grid));
+        evals.add(event.data);
       }
     },
     onStop: (reason) => log(`stopping: ${reason} (workers checkpoint first)`),
@@ -228,6 +260,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } finally {
     options.signal?.removeEventListener("abort", onStop);
     options.killSignal?.removeEventListener("abort", onKill);
+    await evals.settled();
+    await tracking.trackers?.close();
     await service.close();
     await ownVlm?.close();
   }

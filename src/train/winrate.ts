@@ -24,7 +24,7 @@ export interface WinrateJudge {
     sourceImage?: string;
     candidates: string[];
     order?: "single" | "swap" | "random";
-  }): Promise<{ outcome: "decided" | "tie" | "invalid"; winner: number | null }>;
+  }): Promise<{ outcome: "decided" | "tie" | "invalid"; winner: number | null; reason?: string }>;
 }
 
 export interface WinrateOptions {
@@ -103,24 +103,71 @@ export async function winrate(options: WinrateOptions): Promise<WinrateResult> {
   const imagesA = await sample(options.a, "a");
   const imagesB = await sample(options.b, "b");
 
+  const judged = await judgeBothOrders(
+    options.judge,
+    options.prompts.map((prompt, i) => ({
+      prompt,
+      ...(options.sourceImages?.[i] ? { sourceImage: options.sourceImages[i] } : {}),
+      a: imagesA[i] as string,
+      b: imagesB[i] as string,
+    })),
+    options.onProgress,
+  );
+  const { pairs: _pairs, ...summary } = judged;
+  return { ...summary, images: { a: imagesA, b: imagesB } };
+}
+
+/** One prompt's two images to compare: A's and B's, sampled with the same seed. */
+export interface WinratePair {
+  prompt: string;
+  sourceImage?: string;
+  a: string;
+  b: string;
+}
+
+/** The judge's answer in one presentation order, from A's side. */
+export interface OrderVerdict {
+  outcome: "decided" | "tie" | "invalid";
+  /** Which model's image was preferred (null unless decided). */
+  preferred: "a" | "b" | null;
+  reason: string | null;
+}
+
+export interface JudgedPair {
+  /** A first, then B. */
+  forward: OrderVerdict;
+  /** B first, then A. */
+  reverse: OrderVerdict;
+  /** Mean over the two orders of 1 (A preferred), 0 (B preferred), 0.5 (no decision). */
+  score: number;
+}
+
+/** Judges every pair in both presentation orders and summarises A's win rate over B. */
+export async function judgeBothOrders(
+  judge: WinrateJudge,
+  pairs: readonly WinratePair[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<Omit<WinrateResult, "images"> & { pairs: JudgedPair[] }> {
   const forward: OrderCounts = { a: 0, b: 0, undecided: 0 };
   const reverse: OrderCounts = { a: 0, b: 0, undecided: 0 };
-  const scores: number[] = [];
-  for (let i = 0; i < options.prompts.length; i++) {
-    const prompt = options.prompts[i] as string;
-    const source = options.sourceImages?.[i];
-    const pair = [imagesA[i] as string, imagesB[i] as string];
-    const base = { prompt, ...(source ? { sourceImage: source } : {}), order: "single" as const };
+  const judged: JudgedPair[] = [];
+  for (const [i, pair] of pairs.entries()) {
+    const base = {
+      prompt: pair.prompt,
+      ...(pair.sourceImage ? { sourceImage: pair.sourceImage } : {}),
+      order: "single" as const,
+    };
     const [fwd, rev] = await Promise.all([
-      options.judge.compare({ ...base, candidates: pair }),
-      options.judge.compare({ ...base, candidates: [pair[1] as string, pair[0] as string] }),
+      judge.compare({ ...base, candidates: [pair.a, pair.b] }),
+      judge.compare({ ...base, candidates: [pair.b, pair.a] }),
     ]);
     // In the reverse judgement A is candidate 1.
-    const scoreF = tally(forward, fwd, 0);
-    const scoreR = tally(reverse, rev, 1);
-    scores.push((scoreF + scoreR) / 2);
-    options.onProgress?.(i + 1, options.prompts.length);
+    const f = tally(forward, fwd, 0);
+    const r = tally(reverse, rev, 1);
+    judged.push({ forward: f.verdict, reverse: r.verdict, score: (f.score + r.score) / 2 });
+    onProgress?.(i + 1, pairs.length);
   }
+  const scores = judged.map((p) => p.score);
   const rate = scores.reduce((s, v) => s + v, 0) / Math.max(1, scores.length);
   return {
     rate,
@@ -128,23 +175,25 @@ export async function winrate(options: WinrateOptions): Promise<WinrateResult> {
     prompts: scores.length,
     forward,
     reverse,
-    images: { a: imagesA, b: imagesB },
+    pairs: judged,
   };
 }
 
 function tally(
   counts: OrderCounts,
-  verdict: { outcome: string; winner: number | null },
+  verdict: { outcome: string; winner: number | null; reason?: string },
   indexOfA: number,
-): number {
+): { score: number; verdict: OrderVerdict } {
+  const reason = verdict.reason ?? null;
   if (verdict.outcome !== "decided" || verdict.winner === null) {
     counts.undecided += 1;
-    return 0.5;
+    const outcome = verdict.outcome === "tie" ? "tie" : "invalid";
+    return { score: 0.5, verdict: { outcome, preferred: null, reason } };
   }
   if (verdict.winner === indexOfA) {
     counts.a += 1;
-    return 1;
+    return { score: 1, verdict: { outcome: "decided", preferred: "a", reason } };
   }
   counts.b += 1;
-  return 0;
+  return { score: 0, verdict: { outcome: "decided", preferred: "b", reason } };
 }
