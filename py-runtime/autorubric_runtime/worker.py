@@ -34,6 +34,7 @@ from torch import Tensor
 from autorubric_runtime import distributed as D
 from autorubric_runtime import lifeline
 from autorubric_runtime.checkpoint import latest_checkpoint, load_model_weights, restore_training_state, save_checkpoint
+from autorubric_runtime.diversity import latent_spread
 from autorubric_runtime.launch import LAUNCHER_PID
 from autorubric_runtime.reward_client import AuthError, RewardFn, ServiceClient, ServiceReward
 from autorubric_runtime.run_config import RunCfg, RunConfigError, load_run_config
@@ -42,6 +43,8 @@ from autorubric_runtime.trainer import PromptRow, TrainState, build_train_state,
 log = logging.getLogger("autorubric_runtime.worker")
 
 EXIT_FAILURE = 1
+# Seed j > 0 of an eval prompt (diversity) is offset by j x this prime from the prompt's grid seed.
+EVAL_SEED_STRIDE = 7919
 EXIT_CONFIG = 2
 
 
@@ -118,6 +121,9 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
     Prompts are sharded over ranks (padded so every rank runs the same forwards); rank 0 assembles
     the grid and returns the ``eval`` event's data (grid, prompts, per-prompt base/current tiles,
     kept in ``eval-<update>/`` for the controller's win rate and the report); other ranks return None.
+    With ``health.diversity.seeds`` > 1 each prompt is also sampled at more seeds (latents only, no
+    decode) and the event's ``spread`` holds, per prompt, the latents' spread across seeds for the
+    base and the current model (:func:`latent_spread`); otherwise ``spread`` is None.
     Uses its own generators, so it never perturbs the training RNG streams (exact resume).
     """
     from PIL import Image, ImageDraw
@@ -134,19 +140,28 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
     L, Ch = ad.latent_shape
     # Editing needs a source image per eval instruction: the dataset's rows in file order, cycled.
     sources = [row.source_image for row in state.data.rows] if cfg.judge_task == "edit" else []
+    seeds = cfg.health.diversity.seeds
     for k, gi in enumerate(indices):
         cond = ad.encode([prompts[gi]], [sources[gi % len(sources)]] if sources else None)
+        written = k == indices.index(gi)  # padding repeats are computed (collectives) but not written
+        spread: dict[str, float] = {}
         for label in ("base", "lora"):
-            gen = torch.Generator().manual_seed(cfg.sampler.seed + 1_000_003 * (gi + 1))
-            init = torch.randn((1, L, Ch), generator=gen).to(info.device)
-            with torch.no_grad(), state.autocast():
-                ctx = state.reference_mode() if label == "base" else contextlib.nullcontext()
-                with ctx:
-                    ro = rollout(ad, cond, cfg.sampler, gen, init_noise=init)
-                judged = ro.x0_last if cfg.sampler.judged_image == "x0_last" else ro.final
-                image = ad.decode(judged).float().clamp(0, 1).cpu()[0]
-            if k == indices.index(gi):  # padding repeats are computed (collectives) but not written
-                to_pil(image).save(parts / f"{gi}-{label}.png")
+            judged_latents = []
+            # Seed 0 is the grid's (and the win rate's) image; the others only measure the spread.
+            for j in range(seeds):
+                gen = torch.Generator().manual_seed(cfg.sampler.seed + 1_000_003 * (gi + 1) + EVAL_SEED_STRIDE * j)
+                init = torch.randn((1, L, Ch), generator=gen).to(info.device)
+                with torch.no_grad(), state.autocast():
+                    ctx = state.reference_mode() if label == "base" else contextlib.nullcontext()
+                    with ctx:
+                        ro = rollout(ad, cond, cfg.sampler, gen, init_noise=init)
+                    judged = ro.x0_last if cfg.sampler.judged_image == "x0_last" else ro.final
+                    judged_latents.append(judged[0].float().cpu())
+                    if j == 0 and written:
+                        to_pil(ad.decode(judged).float().clamp(0, 1).cpu()[0]).save(parts / f"{gi}-{label}.png")
+            spread[label] = latent_spread(torch.stack(judged_latents))
+        if written and seeds > 1:
+            (parts / f"{gi}-spread.json").write_text(json.dumps(spread))
     D.barrier(info)
     if not info.is_main:
         return None
@@ -175,9 +190,17 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
         "base": [str((parts / f"{i}-base.png").resolve()) for i in range(len(prompts))],
         "current": [str((parts / f"{i}-lora.png").resolve()) for i in range(len(prompts))],
         "source_images": [sources[i % len(sources)] for i in range(len(prompts))] if sources else None,
+        "spread": _read_spreads(parts, len(prompts)) if seeds > 1 else None,
     }
     (out_dir / f"eval-{state.update:06d}.json").write_text(json.dumps(event, indent=2))
     return event
+
+
+def _read_spreads(parts: Path, n: int) -> dict[str, list[float | None]]:
+    """Per-prompt latent spreads across seeds, base and current (each rank wrote its prompts')."""
+    rows = [json.loads((parts / f"{i}-spread.json").read_text()) for i in range(n)]
+    clean = [_finite(row) for row in rows]
+    return {"base": [row["base"] for row in clean], "current": [row["lora"] for row in clean]}
 
 
 # ----------------------------------------------------------------------------- the run

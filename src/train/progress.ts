@@ -2,6 +2,7 @@
  * Live training progress on stderr: one redrawn line on a terminal, a plain line per update when
  * stderr is a pipe (CI logs), nothing when quiet. Pure formatting lives in `formatProgress`.
  */
+import { formatFlags, type HealthFlagName } from "./health/flags.js";
 import type { ServiceStats } from "./reward-service.js";
 
 /** What the controller knows after each optimizer update. */
@@ -19,6 +20,8 @@ export interface TrainProgress {
   elapsed: number;
   /** Update the run started from (non-zero after a resume), for the ETA. */
   startUpdate: number;
+  /** Health flags that hold now (src/train/health/); empty when all is well. */
+  health: readonly HealthFlagName[];
 }
 
 export function formatProgress(p: TrainProgress): string {
@@ -39,6 +42,7 @@ export function formatProgress(p: TrainProgress): string {
       `sample ${p.split.sampling.toFixed(1)}s judge-wait ${p.split.judgeWait.toFixed(1)}s update ${p.split.update.toFixed(1)}s`,
     );
   }
+  parts.push(`health ${formatFlags(p.health)}`);
   parts.push(`eta ${eta === null ? "-" : formatDuration(eta)}`);
   return parts.join(" | ");
 }

@@ -23,7 +23,10 @@ import { pythonEnv, resolvePython } from "../runtime/python.js";
 import { launchWorkers, workerEnv } from "../runtime/torchrun.js";
 import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
+import { openAuditJudge } from "./audit-judge.js";
 import { createEvalPoints, evalScalars, winrateJudgeOf } from "./evals.js";
+import type { RaisedFlag } from "./health/flags.js";
+import { assessEvalPoint, createHealthMonitor, readJudgements } from "./health/monitor.js";
 import type { TrainProgress } from "./progress.js";
 import { writeTrainReport } from "./report/index.js";
 import {
@@ -64,6 +67,8 @@ export interface TrainOptions {
    * control run trains on reversed verdicts but is measured by the real judge.
    */
   evalJudge?: PairJudge;
+  /** Audit judge override (tests). Default: the one `judge.audit` names, if any. */
+  auditJudge?: PairJudge;
   /**
    * An already opened VLM to judge with (e.g. the demo's referee, started once); the caller closes
    * it. Default: `openVlm(config)`, closed when the run ends.
@@ -88,6 +93,8 @@ export interface TrainResult {
   judge: ServiceStats;
   usage: { calls: number; tokens: number; cost: number };
   lastMetrics: Record<string, unknown> | null;
+  /** Health flags raised in this session, each at the update it was first raised. */
+  health: readonly RaisedFlag[];
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
@@ -124,6 +131,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const ownVlm = options.judge || options.vlm ? null : await openVlm(config, { meter });
   const vlm = options.judge ? null : (options.vlm ?? ownVlm);
   const judge = options.judge ?? trainingJudge(config, rubric, vlm, meter);
+  const audit = options.auditJudge
+    ? { judge: options.auditJudge, close: async () => {} }
+    : await openAuditJudge(config, rubric, meter);
   let lastMetrics: Record<string, unknown> | null = null;
   let updates = 0;
   let fromUpdate = 0;
@@ -146,8 +156,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // Started with the workers' first `started` event: a run whose workers fail while loading has no
   // tracker process to start and stop. Held in an object so `finally` sees the assignment.
   const tracking: { trackers: RunTrackers | null } = { trackers: null };
+  const health = createHealthMonitor({
+    health: trainConfig.health,
+    onRaise: (flag) => {
+      const stops = trainConfig.health.stop_on.includes(flag.flag);
+      log(
+        `health: ${flag.flag} at update ${flag.update}: ${flag.reason}${stops ? " (train.health.stop_on: stopping)" : ""}`,
+      );
+      if (stops) service.requestStop(`health flag ${flag.flag} at update ${flag.update}: ${flag.reason}`);
+    },
+  });
+  let healthSeeded = false;
   const evals = createEvalPoints({
     judge: winrateJudgeOf(options.evalJudge ?? judge),
+    auditJudge: audit ? winrateJudgeOf(audit.judge) : null,
+    assess: (record) => assessEvalPoint(health, record),
     file: paths.evals,
     onRecord: (record) => {
       tracking.trackers?.scalars(record.update, evalScalars(record));
@@ -167,15 +190,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     // Workers may only have the run's own samples judged (and the dataset's source images).
     imageRoots: [paths.dir],
     sourceImages: sourceImagesOf(paths.prompts),
-    onJudgement: (record: JudgementRecord) => append(paths.judgements, record),
+    onJudgement: (record: JudgementRecord) => {
+      append(paths.judgements, record);
+      health.judgement(record);
+    },
     onMetrics: ({ step, metrics }) => {
       updates = step;
       const totals = meter.totals;
+      const healthNow = health.update(step);
       const line = {
         time: new Date().toISOString(),
         step,
         ...metrics,
         judge: { ...service.stats },
+        health: healthNow,
         vlm_calls: totals.calls,
         vlm_tokens: totals.totalTokens,
         vlm_cost: totals.cost,
@@ -194,6 +222,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         split: splitOf(metrics),
         elapsed: (performance.now() - startedAt) / 1000,
         startUpdate: startUpdate ?? 0,
+        health: healthNow.flags,
       });
     },
     onEvent: (event) => {
@@ -213,6 +242,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         startUpdate = at;
         // The updates after the checkpoint are redone: their rows are written again by the new group.
         rewindRecords(paths, at);
+        health.rewind(at);
+        // A resumed run's judge baseline is its first updates', read back once from judgements.jsonl.
+        if (!healthSeeded && at > 0)
+          for (const row of readJudgements(paths.judgements)) health.judgement(row);
+        healthSeeded = true;
         tracking.trackers ??= startTrackers({ config, paths, python: python.path, env, onLog: log });
         if (at > 0) {
           // Trackers and evals drop what they had past the checkpoint, too.
@@ -263,6 +297,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await evals.settled();
     await tracking.trackers?.close();
     await service.close();
+    await audit?.close();
     await ownVlm?.close();
   }
   const totals = meter.totals;
@@ -277,6 +312,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     judge: { ...service.stats },
     usage,
     lastMetrics,
+    health: health.raised,
   };
   const session = {
     started: sessionStarted,

@@ -14,7 +14,12 @@ export const AuditJudgeSchema = z
       .nullable()
       .default(null)
       .describe("the audit VLM's provider (null: vlm.provider)"),
-    model: z.string().min(1).nullable().default(null).describe("the audit VLM's model name (null: vlm.model)"),
+    model: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe("the audit VLM's model name (null: vlm.model)"),
     base_url: z
       .union([httpUrl(), z.array(httpUrl()).min(1)])
       .nullable()

@@ -226,7 +226,9 @@ export const JudgeHealthSchema = z
       .number()
       .nonnegative()
       .default(2)
-      .describe("judge_latency also needs the window's median to exceed the baseline's by this many seconds (ignores jitter)"),
+      .describe(
+        "judge_latency also needs the window's median to exceed the baseline's by this many seconds (ignores jitter)",
+      ),
   })
   .strict();
 

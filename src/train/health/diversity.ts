@@ -19,7 +19,7 @@ export interface DiversityCheck extends FlagCheck {
 }
 
 export function checkDiversity(
-  spread: { base: readonly number[]; current: readonly number[] },
+  spread: { base: readonly (number | null)[]; current: readonly (number | null)[] },
   minRatio: number,
 ): DiversityCheck {
   const base = mean(spread.base);
@@ -33,7 +33,7 @@ export function checkDiversity(
   return { flag: "diversity_collapse", raised, reason, ratio, base, current };
 }
 
-function mean(values: readonly number[]): number | null {
-  const finite = values.filter((v) => Number.isFinite(v));
+function mean(values: readonly (number | null)[]): number | null {
+  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v));
   return finite.length === 0 ? null : finite.reduce((s, v) => s + v, 0) / finite.length;
 }

@@ -3,7 +3,10 @@
  * eval point into the pure rules, and reports what holds now (metrics.jsonl, the progress line) and
  * each flag when it is first raised (the log, and a stop when `train.health.stop_on` lists it).
  */
+import { existsSync, readFileSync } from "node:fs";
 import type { HealthConfig, HealthFlagName } from "../../config/schema.js";
+import type { EvalHealth, EvalRecord } from "../evals.js";
+import type { JudgementRecord } from "../reward-service.js";
 import { checkDiversity, type DiversityCheck } from "./diversity.js";
 import type { FlagCheck, RaisedFlag } from "./flags.js";
 import { addJudgement, checkJudgeDrift, emptyTally, type JudgeTally } from "./judge-drift.js";
@@ -16,7 +19,7 @@ export interface AuditPoint {
   training: WinTally;
   audit: WinTally | null;
   /** Per-prompt spread of the latents across seeds, base and current (null: not measured). */
-  spread: { base: number[]; current: number[] } | null;
+  spread: { base: (number | null)[]; current: (number | null)[] } | null;
 }
 
 export interface AuditResult {
@@ -117,6 +120,8 @@ export function createHealthMonitor(options: {
     audit(point) {
       const rewardHacking = checkRewardHacking(point.training, point.audit, health.level);
       const diversity = checkDiversity(point.spread ?? { base: [], current: [] }, health.diversity.min_ratio);
+      // Eval points are judged in the background: one that finishes after a later one is stale.
+      if (lastAudit && point.update < lastAudit.update) return { rewardHacking, diversity };
       auditChecks = [rewardHacking, diversity];
       lastAudit = {
         update: point.update,
@@ -151,4 +156,34 @@ function snapshotJudge(report: ReturnType<typeof checkJudgeDrift> | null): Healt
     latency_s: report?.latency.window ?? null,
     latency_baseline_s: report?.latency.baseline ?? null,
   };
+}
+
+/** An eval point's record through the health rules: what its flags say, stored in evals.jsonl. */
+export function assessEvalPoint(health: HealthMonitor, record: EvalRecord): EvalHealth {
+  const tally = (r: { rate: number; prompts: number }) => ({ score: r.rate * r.prompts, prompts: r.prompts });
+  const result = health.audit({
+    update: record.update,
+    training: tally(record),
+    audit: record.audit ? tally(record.audit) : null,
+    spread: record.spread ?? null,
+  });
+  const checks = [result.rewardHacking, result.diversity].map(({ flag, raised, reason }) => ({
+    flag,
+    raised,
+    reason,
+  }));
+  return {
+    flags: checks.filter((c) => c.raised).map((c) => c.flag),
+    checks,
+    diversity_ratio: result.diversity.ratio,
+  };
+}
+
+/** The judgements a run recorded so far (a resume's), for the judge-health baseline. */
+export function readJudgements(file: string): JudgementRecord[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as JudgementRecord);
 }
