@@ -147,7 +147,7 @@ describe("training health end to end", { timeout: 600_000 }, () => {
     const judgeFlags = flagsOf(metrics).filter((f) => f.startsWith("judge_"));
     expect(judgeFlags).toContain("judge_agreement");
     // Before the judge broke (and while the baseline filled) nothing was flagged.
-    expect(flagsOf(metrics.filter((m) => (m.step as number) <= 6))).toEqual([]);
+    expect(flagsOf(metrics.filter((m) => (m.step as number) <= 5))).toEqual([]);
     const last = metrics.at(-1)?.health as { judge: { agreement: number; agreement_baseline: number } };
     expect(last.judge.agreement_baseline).toBe(1);
     expect(last.judge.agreement).toBeLessThan(0.85);
