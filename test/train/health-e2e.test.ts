@@ -51,6 +51,7 @@ async function config(name: string, set: string[] = []): Promise<Config> {
       "train.optim.lr=0.01",
       "train.checkpoint_every=100",
       "train.eval_every=3",
+      "train.health.diversity.seeds=1",
       `train.eval_prompts=${JSON.stringify(EVAL_PROMPTS)}`,
       "train.health.judge.baseline_updates=3",
       "train.health.judge.window_updates=3",
@@ -95,11 +96,16 @@ function flagsOf(rows: Array<Record<string, unknown>>): string[] {
   return rows.flatMap((row) => ((row.health as { flags?: string[] } | null)?.flags ?? []) as string[]);
 }
 
-describe("training health end to end", { timeout: 600_000 }, () => {
+// Hang-only limit: at a load of 15 on 2 cores an update of this config takes 80 s.
+describe("training health end to end", { timeout: 1_800_000 }, () => {
   it("raises reward hacking when the audit judge disagrees, and stops on it", async () => {
     const logs: string[] = [];
     const result = await train({
-      config: await config("hacking", ["train.max_steps=12", 'train.health.stop_on=["reward_hacking"]']),
+      config: await config("hacking", [
+        "train.max_steps=9",
+        "train.health.diversity.seeds=2",
+        'train.health.stop_on=["reward_hacking"]',
+      ]),
       judge: pixelJudge("brighter"),
       auditJudge: pixelJudge("darker"),
       onLog: (line) => logs.push(line),
@@ -116,7 +122,7 @@ describe("training health end to end", { timeout: 600_000 }, () => {
 
     // stop_on: checkpointed and stopped early, resumable; metrics.jsonl carries the flag from then on.
     expect(result.stopReason).toMatch(/health flag reward_hacking/);
-    expect(result.updates).toBeLessThan(12);
+    expect(result.updates).toBeLessThan(9);
     expect(result.health.map((f) => f.flag)).toContain("reward_hacking");
     expect(existsSync(join(result.paths.checkpoints, `checkpoint-${result.updates}`))).toBe(true);
     expect(logs.some((line) => line.startsWith("health: reward_hacking"))).toBe(true);
@@ -128,17 +134,17 @@ describe("training health end to end", { timeout: 600_000 }, () => {
   it("matching judges raise no reward hacking; a judge turning random raises judge health", async () => {
     let update = 0;
     const result = await train({
-      config: await config("matching", ["train.max_steps=12"]),
-      judge: pixelJudge("brighter", { randomFrom: () => update >= 4 }),
+      config: await config("matching", ["train.max_steps=7"]),
+      judge: pixelJudge("brighter", { randomFrom: () => update >= 3 }),
       auditJudge: pixelJudge("brighter"),
       onProgress: (p) => {
         update = p.update;
       },
     });
-    expect(result.updates).toBe(12);
+    expect(result.updates).toBe(7);
     expect(result.stopReason).toBeNull();
     const evals = (await readJsonl(result.paths.evals)) as unknown as EvalRecord[];
-    expect(evals.map((e) => e.update)).toEqual([3, 6, 9, 12]);
+    expect(evals.map((e) => e.update)).toEqual([3, 6]);
     // The training judge's gain was significant at some point, and the audit confirmed it each time.
     expect(evals.some((e) => e.interval.low > 0.5)).toBe(true);
     expect(evals.flatMap((e) => e.health?.flags ?? [])).not.toContain("reward_hacking");
