@@ -164,6 +164,25 @@ class SampleRequest:
     images_per_prompt: int
 
 
+@dataclass(frozen=True)
+class WandbCfg:
+    project: str
+    entity: str | None
+    name: str
+    id: str  # stable over resumes: TypeScript keeps it in tracking.json in the run directory
+    dir: str
+
+
+@dataclass(frozen=True)
+class TrackingCfg:
+    """``tracking.json``: what ``python -m autorubric_runtime.tracking`` reads (see tracking.py)."""
+
+    trackers: tuple[Literal["tensorboard", "wandb"], ...]
+    tensorboard_dir: str
+    wandb: WandbCfg
+    config: dict[str, Any]  # the resolved run config (secrets redacted), shown by W&B
+
+
 def key_tree(cls: Any) -> dict[str, Any]:
     """Field names, nested for dataclass fields (``{"model": {"family": None, ...}, ...}``); the parity test's view."""
     hints = typing.get_type_hints(cls)

@@ -26,37 +26,16 @@ Logs go to stderr; stdout stays unused.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from autorubric_runtime.run_config import RunConfigError, _build
+from autorubric_runtime.run_config import RunConfigError, TrackingCfg, WandbCfg, parse_payload
 
 log = logging.getLogger("autorubric_runtime.tracking")
-
-
-@dataclass(frozen=True)
-class WandbCfg:
-    project: str
-    entity: str | None
-    name: str
-    id: str  # stable over resumes: TypeScript keeps it in tracking.json in the run directory
-    dir: str
-
-
-@dataclass(frozen=True)
-class TrackingCfg:
-    """``tracking.json``, written by ``src/train/tracking.ts`` from the resolved config."""
-
-    trackers: tuple[Literal["tensorboard", "wandb"], ...]
-    tensorboard_dir: str
-    wandb: WandbCfg
-    config: dict[str, Any] = dataclasses.field(default_factory=dict)  # the resolved run config (secrets redacted)
 
 
 class Tracker(Protocol):
@@ -178,12 +157,7 @@ def dispatch(trackers: list[Tracker], line: str) -> None:
 def load_tracking_config(path: str | Path) -> TrackingCfg:
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf8"))
-        # TODO(#14): parse_payload once run_config's parser takes free-form dict fields.
-        config = data.pop("config", None) if isinstance(data, dict) else None
-        if not isinstance(config, dict):
-            raise RunConfigError("config: expected the resolved run config as an object")
-        return dataclasses.replace(_build(TrackingCfg, data, ""), config=config)
+        return parse_payload(TrackingCfg, json.loads(path.read_text(encoding="utf8")))
     except (OSError, json.JSONDecodeError, RunConfigError) as error:
         raise RunConfigError(f"{path}: {error}") from None
 

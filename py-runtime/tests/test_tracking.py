@@ -106,5 +106,5 @@ def test_a_config_without_the_run_config_is_refused_naming_the_file(tmp_path: Pa
     data = json.loads(config.read_text())
     del data["config"]
     config.write_text(json.dumps(data))
-    with pytest.raises(RunConfigError, match=r"tracking\.json: config"):
+    with pytest.raises(RunConfigError, match=r"tracking\.json: missing key config"):
         load_tracking_config(config)

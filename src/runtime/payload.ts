@@ -1,7 +1,8 @@
 /**
- * What TypeScript sends to Python: the workers' `run.json` and the bridge's `sample` op arguments.
+ * What TypeScript sends to Python: the workers' `run.json`, the bridge's `sample` op arguments and
+ * the tracker process's `tracking.json`.
  *
- * Both are built here, from the resolved config, by one function each, and carry only the fields
+ * All are built here, from the resolved config, by one function each, and carry only the fields
  * Python reads; py-runtime/autorubric_runtime/run_config.py parses them into frozen dataclasses
  * with every field required and unknown keys rejected, so Python never invents a value.
  * test/config/worker-payload.test.ts fails when a field exists on one side only.
@@ -11,6 +12,7 @@
  * TypeScript reads goes into the section's `omit` list below instead.
  */
 import { z } from "zod";
+import { redactSecrets } from "../config/dump.js";
 import {
   type Config,
   DatasetSchema,
@@ -21,8 +23,10 @@ import {
   RpoSchema,
   SamplerSchema,
   TaskSchema,
+  TrackerSchema,
   type TrainConfig,
   TrainSchema,
+  WandbSchema,
 } from "../config/schema.js";
 
 /** `run.json`: the `train` fields the workers read, plus where the run lives and how to reach the service. */
@@ -117,4 +121,32 @@ export function sampleRequest(
   args: Omit<SampleRequest, "model" | "sampler">,
 ): SampleRequest {
   return { model: train.model, sampler: train.sampler, ...args };
+}
+
+/** `tracking.json`: what `python -m autorubric_runtime.tracking` reads (src/train/tracking.ts starts it). */
+export const TrackingPayloadSchema = z
+  .object({
+    trackers: z.array(TrackerSchema).describe("the run's run.trackers"),
+    tensorboard_dir: z.string().describe("<run>/tensorboard"),
+    wandb: WandbSchema.extend({
+      name: z.string().describe("the run directory's name"),
+      id: z.string().describe("W&B run id, kept over resumes so they continue the same W&B run"),
+      dir: z.string().describe("<run> (W&B writes its wandb/ folder inside)"),
+    }).strict(),
+    config: z.record(z.string(), z.unknown()).describe("the resolved config, logged as the W&B run config"),
+  })
+  .strict();
+export type TrackingPayload = z.infer<typeof TrackingPayloadSchema>;
+
+/** The tracker payload of a run in `dir`; `wandbId` is the run's (kept across resumes by the caller). */
+export function trackingPayload(
+  config: Config,
+  run: { dir: string; name: string; tensorboardDir: string; wandbId: string },
+): TrackingPayload {
+  return {
+    trackers: config.run.trackers,
+    tensorboard_dir: run.tensorboardDir,
+    wandb: { ...config.run.wandb, name: run.name, id: run.wandbId, dir: run.dir },
+    config: redactSecrets(config),
+  };
 }

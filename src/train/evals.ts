@@ -5,12 +5,11 @@
  * scaled to zero (the base model) and once as trained, and reports the images (`POST /v1/event`
  * kind `eval`). The controller judges each prompt's pair in both presentation orders with the
  * run's judge (`judgeBothOrders`, the same scoring as `arr winrate`) while training goes on, and
- * appends one line to `<run>/evals.jsonl`. A judge failure here costs the eval point, never the run.
+ * writes one line to `<run>/evals.jsonl`. A judge failure here costs the eval point, never the run.
  *
  * With an audit judge (`judge.audit`) the same pairs are judged by it too (`audit` in the record),
  * and the health monitor's verdict on the point (reward hacking, diversity) is stored beside them.
  */
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 import type { HealthFlagName } from "../config/schema.js";
 import type { Interval } from "../eval/stats.js";
@@ -137,7 +136,10 @@ export function winrateJudgeOf(judge: PairJudge): WinrateJudge {
 export interface EvalPoints {
   /** Judge a reported eval point in the background. */
   add(data: unknown): void;
-  /** The workers restart from `update`: eval lines after it are redone, so they are dropped. */
+  /**
+   * The workers restart from `update`: points after it that are still being judged belong to the
+   * abandoned group and are dropped (run-records.ts drops the written ones).
+   */
   rewind(update: number): void;
   /** Resolves when every eval point added so far is judged (or has failed). */
   settled(): Promise<void>;
@@ -147,13 +149,13 @@ export function createEvalPoints(options: {
   judge: WinrateJudge;
   /** Judges the same pairs too (judge.audit). */
   auditJudge?: WinrateJudge | null;
-  /** The health rules' verdict on a judged point, stored in its record. */
-  assess?: (record: EvalRecord) => EvalHealth;
-  file: string;
-  onRecord?: (record: EvalRecord) => void;
+  /** Called with each judged point, in the order judging ends (the controller appends it to evals.jsonl). */
+  onRecord: (record: EvalRecord) => void;
   onLog?: (line: string) => void;
 }): EvalPoints {
   const pending = new Set<Promise<void>>();
+  let generation = 0;
+  let floor = Number.POSITIVE_INFINITY;
   return {
     add(data) {
       const parsed = EvalPointSchema.safeParse(data);
@@ -161,11 +163,11 @@ export function createEvalPoints(options: {
         options.onLog?.(`eval event ignored: ${parsed.error.issues[0]?.message}`);
         return;
       }
+      const addedIn = generation;
       const task = judgeEvalPoint(parsed.data, options.judge, options.auditJudge ?? null).then(
-        (judged) => {
-          const record = { ...judged, health: options.assess?.(judged) ?? null };
-          appendFileSync(options.file, `${JSON.stringify(record)}\n`);
-          options.onRecord?.(record);
+        (record) => {
+          if (addedIn !== generation && record.update > floor) return;
+          options.onRecord(record);
         },
         (error: unknown) => {
           const why = error instanceof Error ? error.message : String(error);
@@ -176,11 +178,8 @@ export function createEvalPoints(options: {
       void task.finally(() => pending.delete(task));
     },
     rewind(update) {
-      if (!existsSync(options.file)) return;
-      const kept = readFileSync(options.file, "utf8")
-        .split("\n")
-        .filter((line) => line.trim() !== "" && (JSON.parse(line) as EvalRecord).update <= update);
-      writeFileSync(options.file, kept.map((line) => `${line}\n`).join(""));
+      generation += 1;
+      floor = update;
     },
     async settled() {
       while (pending.size > 0) await Promise.all(pending);

@@ -12,25 +12,9 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { execa } from "execa";
-import { z } from "zod";
-import { redactSecrets } from "../config/dump.js";
-import { type Config, TrackerSchema, WandbSchema } from "../config/schema.js";
+import type { Config } from "../config/schema.js";
+import { type TrackingPayload, TrackingPayloadSchema, trackingPayload } from "../runtime/payload.js";
 import type { RunPaths } from "./run-dir.js";
-
-/** `tracking.json`: what the tracker process reads (every field resolved here). */
-export const TrackingPayloadSchema = z
-  .object({
-    trackers: z.array(TrackerSchema).describe("the run's run.trackers"),
-    tensorboard_dir: z.string().describe("<run>/tensorboard"),
-    wandb: WandbSchema.extend({
-      name: z.string().describe("the run directory's name"),
-      id: z.string().describe("W&B run id, kept over resumes so they continue the same W&B run"),
-      dir: z.string().describe("<run> (W&B writes its wandb/ folder inside)"),
-    }).strict(),
-    config: z.record(z.string(), z.unknown()).describe("the resolved config, logged as the W&B run config"),
-  })
-  .strict();
-export type TrackingPayload = z.infer<typeof TrackingPayloadSchema>;
 
 export interface RunTrackers {
   /** Scalars of one update, tagged as `trackerScalars` does. */
@@ -56,7 +40,7 @@ export function startTrackers(options: StartTrackersOptions): RunTrackers | null
   const { config, paths } = options;
   if (config.run.trackers.length === 0) return null;
   const log = (line: string) => options.onLog?.(`[trackers] ${line}`);
-  writeFileSync(paths.tracking, `${JSON.stringify(trackingPayload(config, paths), null, 2)}\n`);
+  writeFileSync(paths.tracking, `${JSON.stringify(runTrackingPayload(config, paths), null, 2)}\n`);
   // The trackers need their own credentials (WANDB_API_KEY), never the VLM's key.
   const env = { ...options.env };
   if (config.vlm?.api_key_env) delete env[config.vlm.api_key_env];
@@ -110,22 +94,17 @@ export function startTrackers(options: StartTrackersOptions): RunTrackers | null
   };
 }
 
-/** The tracker payload of a run; the W&B id of an earlier session is kept. */
-export function trackingPayload(config: Config, paths: RunPaths): TrackingPayload {
+/** The run's tracker payload; the W&B id of an earlier session is kept, so a resume continues its W&B run. */
+export function runTrackingPayload(config: Config, paths: RunPaths): TrackingPayload {
   const previous = existsSync(paths.tracking)
     ? TrackingPayloadSchema.safeParse(JSON.parse(readFileSync(paths.tracking, "utf8")))
     : null;
-  return {
-    trackers: config.run.trackers,
-    tensorboard_dir: paths.tensorboard,
-    wandb: {
-      ...config.run.wandb,
-      name: basename(paths.dir),
-      id: previous?.success ? previous.data.wandb.id : randomBytes(6).toString("hex"),
-      dir: paths.dir,
-    },
-    config: redactSecrets(config),
-  };
+  return trackingPayload(config, {
+    dir: paths.dir,
+    name: basename(paths.dir),
+    tensorboardDir: paths.tensorboard,
+    wandbId: previous?.success ? previous.data.wandb.id : randomBytes(6).toString("hex"),
+  });
 }
 
 /** Worker metric keys that count judge outcomes (per update, summed over ranks). */

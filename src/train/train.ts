@@ -170,9 +170,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const evals = createEvalPoints({
     judge: winrateJudgeOf(options.evalJudge ?? judge),
     auditJudge: audit ? winrateJudgeOf(audit.judge) : null,
-    assess: (record) => assessEvalPoint(health, record),
-    file: paths.evals,
-    onRecord: (record) => {
+    onRecord: (judged) => {
+      const record = { ...judged, health: assessEvalPoint(health, judged) };
+      append(paths.evals, record);
       tracking.trackers?.scalars(record.update, evalScalars(record));
       log(
         `eval at update ${record.update}: win rate over the base ${(100 * record.rate).toFixed(1)}% [${(100 * record.interval.low).toFixed(1)}, ${(100 * record.interval.high).toFixed(1)}] on ${record.prompts} prompts`,
@@ -247,12 +247,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         if (!healthSeeded && at > 0)
           for (const row of readJudgements(paths.judgements)) health.judgement(row);
         healthSeeded = true;
+        evals.rewind(at);
         tracking.trackers ??= startTrackers({ config, paths, python: python.path, env, onLog: log });
-        if (at > 0) {
-          // Trackers and evals drop what they had past the checkpoint, too.
-          tracking.trackers?.rewind(at + 1);
-          evals.rewind(at);
-        }
+        // TensorBoard drops what it had past the checkpoint too (a fresh run has nothing to drop).
+        if (at > 0) tracking.trackers?.rewind(at + 1);
       }
       if (event.kind === "eval") {
         tracking.trackers?.image(Number(event.data.update), "eval/grid", String(event.data.grid));

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import { runPaths } from "../../src/train/run-dir.js";
-import { trackerScalars, trackingPayload } from "../../src/train/tracking.js";
+import { runTrackingPayload, trackerScalars } from "../../src/train/tracking.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -47,7 +47,7 @@ describe("trackerScalars", () => {
   });
 });
 
-describe("trackingPayload", () => {
+describe("runTrackingPayload", () => {
   it("resolves every field from the config, keeps the W&B id across sessions and redacts secrets", async () => {
     const { config } = await loadConfig({
       preset: "tiny-cpu",
@@ -58,7 +58,7 @@ describe("trackingPayload", () => {
       ],
     });
     const paths = runPaths(join(dir, "run-1"));
-    const first = trackingPayload(config, paths);
+    const first = runTrackingPayload(config, paths);
     expect(first).toMatchObject({
       trackers: ["tensorboard", "wandb"],
       tensorboard_dir: join(dir, "run-1", "tensorboard"),
@@ -68,8 +68,8 @@ describe("trackingPayload", () => {
     expect(JSON.stringify(first.config)).not.toContain("sk-abcdefghijklmnopqrstuvwx");
     await mkdir(paths.dir, { recursive: true });
     await writeFile(paths.tracking, JSON.stringify(first));
-    expect(trackingPayload(config, paths).wandb.id).toBe(first.wandb.id);
-    expect(trackingPayload(config, runPaths(join(dir, "run-2"))).wandb.id).not.toBe(first.wandb.id);
+    expect(runTrackingPayload(config, paths).wandb.id).toBe(first.wandb.id);
+    expect(runTrackingPayload(config, runPaths(join(dir, "run-2"))).wandb.id).not.toBe(first.wandb.id);
   });
 
   it("rejects a tracker listed twice and defaults to TensorBoard", async () => {

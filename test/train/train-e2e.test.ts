@@ -10,7 +10,8 @@
  *   ends with exactly the LoRA of the uninterrupted 4-update run, and TensorBoard holds one point
  *   per update over both sessions;
  * - kill -9 of a worker with `max_restarts: 1`: torchrun restarts the group, which resumes from the
- *   latest checkpoint; the run ends with all updates, no duplicated rows, and the uninterrupted LoRA;
+ *   latest checkpoint; the run ends with all updates, no duplicated rows, the uninterrupted LoRA,
+ *   and TensorBoard without the abandoned update's points;
  * - a worker that raises ends the run with a TrainingError carrying the Python traceback, and no
  *   worker process survives;
  * - a judge outage checkpoints and stops with the outage reason, without stepping on failed pairs.
@@ -91,7 +92,11 @@ print(json.dumps({
     "scalars": {t: [e.step for e in acc.Scalars(t)] for t in tags["scalars"]},
     "images": {t: [e.step for e in acc.Images(t)] for t in tags["images"]},
 }))`;
-  const out = execFileSync(resolvePython().path, ["-c", script, dir], { env: pythonEnv(), encoding: "utf8" });
+  const out = execFileSync(resolvePython().path, ["-c", script, dir], {
+    env: pythonEnv(),
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   return JSON.parse(out);
 }
 
@@ -249,6 +254,7 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
     expect(resumed.updates).toBe(4);
     expect(resumed.stopReason).toBeNull();
     expect((await readMetrics(resumed.paths)).map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    expect(tensorboard(resumed.paths.tensorboard).scalars["policy/kl"]).toEqual([1, 2, 3, 4]);
     // summary.json covers both sessions of the run.
     const summary = await readSummary(resumed.paths);
     expect(summary).toMatchObject({ updates: 4, finished: true, stopReason: null });
@@ -257,7 +263,6 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
       [2, 4, false],
     ]);
     expect((summary?.judgements.decided ?? 0) + (summary?.judgements.tie ?? 0)).toBe(8);
-    expect(tensorboard(resumed.paths.tensorboard).scalars["policy/kl"]).toEqual([1, 2, 3, 4]);
     const ours = join(resumed.paths.checkpoints, "checkpoint-4");
     const theirs = join(uninterrupted.paths.checkpoints, "checkpoint-4");
     const trainable = await file(join(ours, "trainable.safetensors"));
@@ -304,8 +309,10 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
     expect(summary).toMatchObject({ updates: 4, finished: true });
     expect(summary?.sessions).toHaveLength(1);
     expect(summary?.sessions[0]).toMatchObject({ restarts: 1, fromUpdate: 0, toUpdate: 4 });
+    // TensorBoard reopened with purge_step 3 when the group restarted: update 3 counts once.
+    expect(tensorboard(paths.tensorboard).scalars["policy/kl"]).toEqual([1, 2, 3, 4]);
     expect(survivors(paths.dir)).toEqual([]);
-  });
+  }, 600_000);
 
   it("a worker that raises ends the run with its Python traceback and no orphan processes", async () => {
     // An existing folder that is not a LoRA: the workers start, then raise while loading it.
