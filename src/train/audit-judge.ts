@@ -7,10 +7,10 @@ import type { AuditJudgeConfig, Config, VlmConfig } from "../config/schema.js";
 import { hasAuditJudge } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
+import type { Judge } from "../judge/types.js";
 import { type LoadedRubric, loadRubric } from "../rubrics/rubric.js";
 import { openVlm } from "../vlm/client.js";
 import type { UsageMeter } from "../vlm/usage.js";
-import type { PairJudge } from "./reward-service.js";
 
 /** The audit VLM's config: the training VLM's, with the audit's non-null fields in place. */
 export function auditVlmConfig(vlm: VlmConfig, audit: AuditJudgeConfig): VlmConfig {
@@ -28,7 +28,7 @@ export async function openAuditJudge(
   config: Config,
   trainingRubric: LoadedRubric | null,
   meter: UsageMeter,
-): Promise<{ judge: PairJudge; close(): Promise<void> } | null> {
+): Promise<{ judge: Judge; close(): Promise<void> } | null> {
   const audit = config.judge.audit;
   if (!hasAuditJudge(audit)) return null;
   if (!config.vlm) {

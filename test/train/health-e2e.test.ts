@@ -17,9 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import type { EvalRecord } from "../../src/train/evals.js";
-import type { PairJudge } from "../../src/train/reward-service.js";
 import { readJsonl, readMetrics } from "../../src/train/run-dir.js";
-import { train } from "../../src/train/train.js";
+import { type TrainOptions, train } from "../../src/train/train.js";
 import { seededRng } from "../../src/util/random.js";
 
 let root: string;
@@ -70,7 +69,12 @@ async function brightness(path: string): Promise<number> {
  * Prefers the brighter (or darker) candidate, the same in both orders (agreement true); `random()`
  * makes it answer each order by a coin flip from then on (a disagreement is a tie, as under swap).
  */
-function pixelJudge(prefer: "brighter" | "darker", options: { randomFrom?: () => boolean } = {}): PairJudge {
+type StandInJudge = NonNullable<TrainOptions["judge"]>;
+
+function pixelJudge(
+  prefer: "brighter" | "darker",
+  options: { randomFrom?: () => boolean } = {},
+): StandInJudge {
   const rng = seededRng(7);
   return {
     async compare({ candidates }) {
