@@ -150,3 +150,8 @@ export class RubricError extends ArrError {
 export class TrainingError extends ArrError {
   override name = "TrainingError";
 }
+
+/** `arr setup` could not install the Python runtime (no usable base Python, pip failed, wrong torch). */
+export class SetupError extends ArrError {
+  override name = "SetupError";
+}

@@ -16,7 +16,7 @@ export * from "./config/schema.js";
 export * from "./data/benchmarks/index.js";
 export * from "./data/pairs.js";
 export { readSamplePrompts, type SamplePrompt } from "./data/sample-prompts.js";
-export { type DemoOptions, type DemoResult, type DemoStage, runDemo } from "./demo/demo.js";
+export { type DemoOptions, type DemoResult, type DemoStage, demoDefaults, runDemo } from "./demo/demo.js";
 export * from "./errors.js";
 export {
   type CompareOptions,
@@ -30,8 +30,9 @@ export {
 export * from "./eval/evaluate.js";
 export { type ReportInput, type VariantRubric, writeEvalOutputs } from "./eval/report.js";
 export { bootstrapMean, type Interval, mcnemarExact, pairedBootstrapDifference } from "./eval/stats.js";
-export type { EvalPair, JudgeLike, SkippedItem, VerdictLike } from "./eval/types.js";
+export type { EvalJudge, EvalPair, EvalVerdict, SkippedItem } from "./eval/types.js";
 export * from "./judge/judge.js";
+export * from "./judge/orders.js";
 export { type ParseResult, parseVerdict } from "./judge/parse.js";
 export { TEMPLATE_VERSION } from "./judge/prompt.js";
 export * from "./judge/reward.js";
@@ -66,8 +67,16 @@ export {
 export { induceZeroShot, type ZeroShotOptions } from "./rubrics/zero-shot.js";
 export { type Bridge, type BridgeOptions, type CallOptions, createBridge } from "./runtime/bridge.js";
 export { type DoctorReport, probePythonVersions, runDoctor } from "./runtime/doctor.js";
+export { resolvePython, userRuntimeDir } from "./runtime/python.js";
 export { type SampleOptions, type SampleResult, sample } from "./runtime/sample.js";
-export { type TrainOptions, type TrainResult, train } from "./train/train.js";
+export {
+  type SetupOptions,
+  type SetupResult,
+  setupRuntime,
+  type TorchChoice,
+  type TorchVariant,
+} from "./runtime/setup.js";
+export { type TrainOptions, type TrainProgress, type TrainResult, train } from "./train/train.js";
 export {
   type ModelRef,
   parseModelRef,

@@ -8,7 +8,20 @@ A checkpoint holds
 - ``optimizer-rank<r>.pt``, ``rng-rank<r>.pt``: every rank's optimizer state (FSDP shards it) and
   RNG states (torch CPU/CUDA, numpy, python, the sampling and timestep-selection generators);
 - ``scheduler.pt`` and ``state.json``: LR scheduler, counters (updates, outer steps, judged totals),
-  the data position, world size and strategy.
+  the data position, world size and strategy;
+- ``pending-rank<r>.pt``: with ``train.pipeline.depth`` 1, the batch sampled but not yet trained
+  (trajectories, old log-probs, reference means, judge request). The uninterrupted run trains it
+  with the weights after this checkpoint, so the resumed run must too: it cannot be re-sampled
+  (the sampling weights are gone), it is judged again instead.
+
+Several nodes need no shared filesystem (``distributed.shared_run_dir: false``): every node has its
+own run directory, and every rank writes its own files into its node's copy; rank 0 (always on node
+0) adds the model files, and each node's local rank 0 writes ``scheduler.pt`` and ``state.json``
+(identical on every rank) and finalizes its node's folder. Node 0 thus holds the complete model and
+its own ranks' state, every other node its ranks' state. A resume continues from node 0's
+``latest``; every rank then reads its own files from its node's copy of that checkpoint, and the
+model reaches the other ranks from rank 0 when DDP/FSDP wraps it. With a shared run directory only
+rank 0 finalizes the one folder.
 
 Writes are atomic: everything goes into ``.tmp-checkpoint-<update>`` and is renamed when complete,
 then ``latest`` is replaced (write + rename), so a crash mid-save leaves the previous checkpoint
@@ -36,7 +49,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from autorubric_runtime import distributed as D
-from autorubric_runtime.trainer import TrainState
+from autorubric_runtime.batch import batch_from_dict, batch_to_dict
+from autorubric_runtime.trainer import TrainState, encoder
 
 log = logging.getLogger("autorubric_runtime.checkpoint")
 
@@ -75,22 +89,23 @@ def save_checkpoint(state: TrainState, root: str | Path) -> Path:
     if state.micro != 0:
         raise CheckpointError(f"checkpoint requested mid-window (outer step {state.micro} of {state.cfg.grad_accum})")
     info = state.info
+    leader = leads_folder(state)
     root = Path(root)
     final = root / f"checkpoint-{state.update}"
     tmp = root / f".tmp-checkpoint-{state.update}"
-    if info.is_main and tmp.exists():
+    if leader and tmp.exists():
         shutil.rmtree(tmp)
     D.barrier(info)
     trainable = D.trainable_state(state.model, info)  # collective under FSDP
     # every rank writes its own files, so every rank makes the folder (nodes need not share a disk)
-    failure = _guarded(tmp, lambda: _write_rank_files(state, tmp, trainable))
+    failure = _guarded(tmp, lambda: _write_rank_files(state, tmp, trainable, leader))
     # one rank's failure is every rank's: they must all stop at the same point, not in a collective
     failures = [f for f in D.all_gather_object(failure, info) if f is not None]
     if failures:
-        if info.is_main:
+        if leader:
             shutil.rmtree(tmp, ignore_errors=True)
         raise CheckpointError(f"checkpoint at update {state.update} not written: {failures[0]}")
-    if info.is_main:
+    if leader:
         if final.exists():  # the same update saved twice (periodic, then final): keep the newer copy
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -101,6 +116,11 @@ def save_checkpoint(state: TrainState, root: str | Path) -> Path:
         prune_checkpoints(root, keep=state.cfg.keep_checkpoints, eval_every=state.cfg.eval_every)
     D.barrier(info)
     return final
+
+
+def leads_folder(state: TrainState) -> bool:
+    """Whether this rank finalizes its run directory's checkpoint folder (one rank per directory)."""
+    return state.info.rank == 0 if state.cfg.distributed.shared_run_dir else state.info.local_rank == 0
 
 
 def _guarded(tmp: Path, write: Any) -> str | None:
@@ -114,11 +134,12 @@ def _guarded(tmp: Path, write: Any) -> str | None:
     return None
 
 
-def _write_rank_files(state: TrainState, tmp: Path, trainable: dict[str, torch.Tensor] | None) -> None:
+def _write_rank_files(state: TrainState, tmp: Path, trainable: dict[str, torch.Tensor] | None, leader: bool) -> None:
     info = state.info
     tmp.mkdir(parents=True, exist_ok=True)
     _save(state.optimizer.state_dict(), tmp / f"optimizer-rank{info.rank}.pt")
     _save(_rng_state(state), tmp / f"rng-rank{info.rank}.pt")
+    _save([batch_to_dict(b) for b in state.pending], tmp / f"pending-rank{info.rank}.pt")
     if info.is_main:
         assert trainable is not None
         target = tmp / "trainable.safetensors"
@@ -128,6 +149,7 @@ def _write_rank_files(state: TrainState, tmp: Path, trainable: dict[str, torch.T
             error.filename = error.filename or str(target)
             raise
         _save_lora(state, tmp / "lora", trainable)
+    if leader:  # the same on every rank: one copy per run directory
         _save(state.scheduler.state_dict(), tmp / "scheduler.pt")
         meta = {
             "format": FORMAT,
@@ -210,6 +232,26 @@ def latest_checkpoint(root: str | Path) -> Path | None:
     return ckpt
 
 
+def resume_checkpoint(root: str | Path, info: D.DistInfo) -> Path | None:
+    """The checkpoint every rank resumes from: node 0's ``latest``, in this rank's own run directory.
+
+    Collective. A node whose copy lacks that checkpoint (it was not finalized there, or the node's
+    run directory is another one) is an error naming both.
+    """
+    root = Path(root)
+    latest = latest_checkpoint(root) if info.is_main else None
+    name = D.broadcast_object(latest.name if latest else None, info)
+    if name is None:
+        return None
+    ckpt = root / str(name)
+    if not (ckpt / "state.json").is_file():
+        raise CheckpointError(
+            f"node 0 resumes from {name}, but {ckpt} (rank {info.rank}) is missing or incomplete: each node must "
+            "resume with the run directory it trained with (`arr train --join ... --run-dir DIR`)"
+        )
+    return ckpt
+
+
 def read_meta(ckpt: Path) -> dict[str, Any]:
     meta = json.loads((ckpt / "state.json").read_text())
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
@@ -247,4 +289,9 @@ def restore_training_state(ckpt: Path, state: TrainState) -> None:
     state.micro = 0
     state.data.position = int(meta["data_position"])
     state.totals = {k: float(v) for k, v in meta.get("totals", {}).items()}
+    pending = ckpt / f"pending-rank{info.rank}.pt"
+    if pending.is_file():
+        # weights_only: the file holds tensors, numbers, strings and lists only
+        items = torch.load(pending, map_location="cpu", weights_only=True)
+        state.pending = [batch_from_dict(b, encoder(state), state.adapter.device) for b in items]
     log.info("resumed from %s (update %d)", ckpt, state.update)

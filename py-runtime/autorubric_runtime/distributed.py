@@ -47,8 +47,14 @@ class DistInfo:
         return self.backend is not None
 
 
-def init_distributed(backend: str = "auto", timeout_s: float = 1800.0) -> DistInfo:
-    """Join torchrun's process group (RANK/WORLD_SIZE/LOCAL_RANK), or run single-process without one."""
+def init_distributed(backend: str = "auto", timeout_s: float = 1800.0, node_rank: int = 0) -> DistInfo:
+    """Join torchrun's process group (RANK/WORLD_SIZE/LOCAL_RANK), or run single-process without one.
+
+    Global ranks follow the nodes' own ranks (``node_rank * LOCAL_WORLD_SIZE + LOCAL_RANK``), so
+    rank 0 is always on node 0, the node that owns the run directory, the reward service and the
+    model checkpoint. torchrun's c10d rendezvous orders nodes by host name and pid instead; when its
+    RANK differs, the group is formed on torchrun's store with the node-ordered rank.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     cuda = torch.cuda.is_available()
@@ -65,10 +71,24 @@ def init_distributed(backend: str = "auto", timeout_s: float = 1800.0) -> DistIn
         return DistInfo(0, 1, 0, device, None)
     if not dist.is_initialized():
         kwargs = {"device_id": device} if backend == "nccl" else {}
-        dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout_s), **kwargs)
+        timeout = datetime.timedelta(seconds=timeout_s)
+        rank = node_rank * int(os.environ.get("LOCAL_WORLD_SIZE", "1")) + local_rank
+        if int(os.environ.get("RANK", "0")) != rank:
+            kwargs["store"] = _rendezvous_store(world, timeout)
+            kwargs.update(rank=rank, world_size=world)
+        dist.init_process_group(backend=backend, timeout=timeout, **kwargs)
     info = DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, device, backend)
     log.info("rank %d/%d on %s (%s)", info.rank, info.world_size, device, backend)
     return info
+
+
+def _rendezvous_store(world: int, timeout: datetime.timedelta) -> dist.Store:
+    """The store torchrun's ``env://`` rendezvous would use (MASTER_ADDR/PORT, hosted by its RANK 0)."""
+    addr, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() == "true":  # the agent hosts it
+        return dist.TCPStore(addr, port, world, is_master=False, timeout=timeout)
+    host = int(os.environ["RANK"]) == 0
+    return dist.TCPStore(addr, port, world, is_master=host, timeout=timeout, multi_tenant=True)
 
 
 def restart_count() -> int:
@@ -263,10 +283,10 @@ def all_gather_object(obj: object, info: DistInfo) -> list[object]:
 
 
 @contextlib.contextmanager
-def rank_zero_first(info: DistInfo) -> Iterator[None]:
-    """Rank 0 runs the body first (e.g. builds a cached tiny model), the others after it."""
-    if info.rank != 0:
+def local_rank_zero_first(info: DistInfo) -> Iterator[None]:
+    """Each node's local rank 0 runs the body first (e.g. builds a cached tiny model on its own disk), the others after."""
+    if info.local_rank != 0:
         barrier(info)
     yield
-    if info.rank == 0:
+    if info.local_rank == 0:
         barrier(info)

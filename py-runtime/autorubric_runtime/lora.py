@@ -8,6 +8,7 @@
 - Saved in diffusers format (``pytorch_lora_weights.safetensors``, ``transformer.`` key prefix) with
   the adapter metadata in the safetensors header, so ``pipe.load_lora_weights(dir)`` rebuilds the
   same alpha/rank (without metadata diffusers assumes alpha = r and reloads at the wrong strength).
+  The header's metadata is rewritten in sorted order, so equal tensors give equal files.
 """
 
 from __future__ import annotations
@@ -173,10 +174,28 @@ def save_lora(
         transformer_lora_adapter_metadata=_metadata(config),
         weight_name=WEIGHT_NAME,
     )
+    _sort_header_metadata(out / WEIGHT_NAME)
     recorded = dataclasses.asdict(lora_cfg) if lora_cfg is not None else None
     info = {"family": adapter.family, "lora": recorded, "target_modules": sorted(config.target_modules)}
     (out / INFO_NAME).write_text(json.dumps(info, indent=2, default=str))
     return out
+
+
+def _sort_header_metadata(path: Path) -> None:
+    """Rewrite a safetensors header with its metadata keys sorted, the tensors' entries unchanged.
+
+    safetensors keeps the metadata in a hash map whose order changes from one save to the next
+    (``format`` and ``lora_adapter_metadata`` swap places), so two saves of the same tensors gave
+    different bytes. Data offsets are relative to the end of the header, so the tensor bytes stay.
+    """
+    raw = path.read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + size])
+    meta = header.pop("__metadata__", None)
+    ordered = ({"__metadata__": dict(sorted(meta.items()))} if meta is not None else {}) | header
+    text = json.dumps(ordered, separators=(",", ":")).encode("utf8")
+    text += b" " * (-len(text) % 8)  # the format pads the header with spaces to 8-byte alignment
+    path.write_bytes(len(text).to_bytes(8, "little") + text + raw[8 + size :])
 
 
 def _read_lora_dir(lora_dir: Path) -> tuple[dict[str, torch.Tensor], LoraConfig]:

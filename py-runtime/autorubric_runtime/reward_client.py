@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from torch import Tensor
@@ -116,12 +117,16 @@ class ServiceClient:
     _sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
     def _request(
-        self, method: str, path: str, body: dict[str, Any] | None = None, wait_s: float = 0.0
+        self, method: str, path: str, body: dict[str, Any] | bytes | None = None, wait_s: float = 0.0
     ) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode("utf8")
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
+        if isinstance(body, bytes):
+            data: bytes | None = body
+            headers["Content-Type"] = "image/png"
+        else:
+            data = None if body is None else json.dumps(body).encode("utf8")
+            if data is not None:
+                headers["Content-Type"] = "application/json"
         deadline = time.monotonic() + self.retry_budget_s
         delay = 0.25
         while True:
@@ -183,6 +188,17 @@ class ServiceClient:
                 return JudgeResult(outcome, rewards, reply.get("agreement"), bool(reply.get("cached", False)))
             if reply.get("status") != "pending":
                 raise ServiceError(f"reward service GET /v1/judge/{judgement_id}: unexpected reply {reply!r}")
+
+    def upload_sample(self, path: Path) -> str:
+        """PUT /v1/samples/<name>: a copy for the judge on node 0; returns the path it is judged from there."""
+        _, reply = self._request("PUT", f"/v1/samples/{path.name}", path.read_bytes())
+        if not isinstance(reply, dict) or not isinstance(reply.get("path"), str):
+            raise ServiceError(f"reward service PUT /v1/samples/{path.name}: no path in reply {reply!r}")
+        return reply["path"]
+
+    def delete_sample(self, name: str) -> None:
+        """DELETE /v1/samples/<name>: node 0's copy of a sample whose verdicts are all in."""
+        self._request("DELETE", f"/v1/samples/{name}")
 
     def post_metrics(self, step: int, metrics: dict[str, float | int | str | bool | None]) -> None:
         self._request("POST", "/v1/metrics", {"rank": self.worker_rank, "step": step, "metrics": metrics})

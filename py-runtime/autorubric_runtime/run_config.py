@@ -71,8 +71,14 @@ class SamplerCfg:
 class RpoCfg:
     clip_range: float
     kl_beta: float
+    kl_estimator: Literal["closed_form", "sample"]
     adv_clip: float
     timestep_fraction: float
+
+
+@dataclass(frozen=True)
+class PipelineCfg:
+    depth: Literal[0, 1]
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,8 @@ class OptimCfg:
 class DistributedCfg:
     strategy: Literal["ddp", "fsdp"]
     backend: Literal["auto", "nccl", "gloo"]
+    node_rank: int  # 0: the node that owns the run; its ranks come first
+    shared_run_dir: bool  # false: each node checkpoints its own ranks' state into its own run directory
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,7 @@ class RunCfg:
     sampler: SamplerCfg
     rpo: RpoCfg
     optim: OptimCfg
+    pipeline: PipelineCfg
     prompts_per_gpu: int
     grad_accum: int
     max_steps: int

@@ -20,7 +20,7 @@ from torch import Tensor
 from autorubric_runtime.models.base import Condition, ModelAdapter
 from autorubric_runtime.run_config import SamplerCfg
 from autorubric_runtime.schedule import model_timesteps, sigmas
-from autorubric_runtime.sde import sde_step_with_logprob
+from autorubric_runtime.sde import SdeStepResult, sde_step_with_logprob
 
 
 @dataclass
@@ -134,23 +134,29 @@ def rollout(
     )
 
 
-def transition_log_prob(adapter: ModelAdapter, rollout: Rollout, step: int, idx: Tensor) -> Tensor:
-    """Log-prob (len(idx),) of the stored transition x_step -> x_{step+1} under the current weights.
+def transition(adapter: ModelAdapter, rollout: Rollout, step: int, idx: Tensor) -> SdeStepResult:
+    """The stored transition x_step -> x_{step+1} re-scored under the current weights.
 
-    Differentiable through the transformer (call it without no_grad for the policy, inside
-    ``torch.no_grad()`` + ``lora.reference_mode`` for the reference). Samples in ``idx`` are run in
-    one transformer call: pass single indices to match a rollout made with micro_batch = 1 exactly.
+    Returns the step's mean, std and log-prob of the stored x' (len(idx) samples), differentiable
+    through the transformer (call it without no_grad for the policy, inside ``torch.no_grad()`` +
+    ``lora.reference_mode`` for the reference). Samples in ``idx`` are run in one transformer call:
+    pass single indices to match a rollout made with micro_batch = 1 exactly.
     """
     if rollout.eta <= 0:
-        raise ValueError("transition_log_prob: the rollout was deterministic (eta = 0); it has no log-probs to train")
+        raise ValueError("transition: the rollout was deterministic (eta = 0); it has no log-probs to train")
     if not 0 <= step < rollout.steps:
-        raise ValueError(f"transition_log_prob: step {step} outside 0..{rollout.steps - 1}")
+        raise ValueError(f"transition: step {step} outside 0..{rollout.steps - 1}")
     idx = idx.to(device=rollout.latents.device, dtype=torch.long).reshape(-1)
     x = rollout.latents[idx, step]  # (n, L, C)
     x_next = rollout.latents[idx, step + 1]
     sig, sig_next = rollout.sigmas[step], rollout.sigmas[step + 1]
     t = model_timesteps(sig.reshape(1)).expand(idx.numel()).to(x.device)
     v = adapter.predict_velocity(x, t, rollout.cond.index(idx))
-    out = sde_step_with_logprob(x, v, sig, sig_next, rollout.eta, prev_sample=x_next)
+    return sde_step_with_logprob(x, v, sig, sig_next, rollout.eta, prev_sample=x_next)
+
+
+def transition_log_prob(adapter: ModelAdapter, rollout: Rollout, step: int, idx: Tensor) -> Tensor:
+    """(len(idx),) log-prob of the stored transition under the current weights (see :func:`transition`)."""
+    out = transition(adapter, rollout, step, idx)
     assert out.log_prob is not None
     return out.log_prob

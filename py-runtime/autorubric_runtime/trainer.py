@@ -8,6 +8,11 @@ stepped; here the window is counted in rollout steps, every backward is scaled b
 its window, grads are zeroed only after the update, and under DDP/FSDP only the last backward of
 the window synchronises. Steps, warmup and checkpoints are counted in optimizer updates.
 
+``train.pipeline.depth`` 1 samples the next batch while the judge scores the previous one (see
+:func:`train_step`); the batch in flight lives in ``TrainState.pending`` and in checkpoints
+(``batch.py``). Every trained transition also gets a reference pass (LoRA scaled to zero) whatever
+kl_beta is, so that ``kl_ref``, the closed-form KL to the reference, is comparable across runs.
+
 Two policy choices worth knowing:
 
 - Advantages are the judge's raw rewards clamped to +-adv_clip, as in the paper (no group
@@ -29,9 +34,9 @@ candidate, (L, C) the packed latent's tokens and channels.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,9 +44,11 @@ import torch
 from torch import Tensor, nn
 
 from autorubric_runtime import distributed as D
+from autorubric_runtime.batch import Sampled
 from autorubric_runtime.reward_client import JudgeRequest, JudgeResult, RewardFn
-from autorubric_runtime.rpo import rpo_loss
+from autorubric_runtime.rpo import closed_form_kl, kl_to_reference, rpo_loss
 from autorubric_runtime.run_config import RunCfg
+from autorubric_runtime.window import WindowStats, timer, window_metrics
 
 log = logging.getLogger("autorubric_runtime.trainer")
 
@@ -100,40 +107,6 @@ class PromptStream:
 
 
 @dataclass
-class WindowStats:
-    """Sums over the outer steps of the current accumulation window (reduced over ranks at the update)."""
-
-    samples: float = 0.0
-    reward_sum: float = 0.0
-    decided: float = 0.0
-    tie: float = 0.0
-    invalid: float = 0.0
-    failed: float = 0.0
-    agree_n: float = 0.0
-    agree_yes: float = 0.0
-    cached: float = 0.0
-    terms: float = 0.0  # (sample, trained step) loss terms
-    loss_sum: float = 0.0
-    policy_sum: float = 0.0
-    kl_sum: float = 0.0
-    ratio_sum: float = 0.0
-    clip_sum: float = 0.0
-    approx_kl_sum: float = 0.0
-    time_sampling: float = 0.0
-    time_decode: float = 0.0
-    time_reference: float = 0.0
-    time_judge_wait: float = 0.0
-    time_update: float = 0.0
-
-    def vector(self) -> Tensor:
-        return torch.tensor([float(v) for v in self.__dict__.values()], dtype=torch.float64)
-
-    @classmethod
-    def from_vector(cls, v: Tensor) -> WindowStats:
-        return cls(*[float(x) for x in v.tolist()])
-
-
-@dataclass
 class TrainState:
     """Everything a run carries between steps (what a checkpoint saves, plus the live objects)."""
 
@@ -155,6 +128,7 @@ class TrainState:
     micro: int = 0  # outer steps done in the current window
     outer: int = 0  # outer steps done in total
     window: WindowStats = field(default_factory=WindowStats)
+    pending: list[list[Sampled]] = field(default_factory=list)  # sampled batches awaiting their update
     totals: dict[str, float] = field(default_factory=dict)  # judged counts over the whole run
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -225,109 +199,52 @@ def _bf16(cfg: RunCfg, info: D.DistInfo) -> bool:
 
 
 @dataclass
-class _Sampled:
-    """One prompt's candidates between rollout and loss."""
-
-    rollout: Any  # sampler.Rollout
-    handle: Any  # reward handle
-    steps: list[list[int]]  # per candidate: the transitions it trains
-    ref: dict[tuple[int, int], Tensor] = field(default_factory=dict)  # (candidate, step) -> (1,) reference log-prob
-    adv: Tensor | None = None  # (K,)
-
-
-@dataclass
 class TrainStepResult:
     updated: bool  # this outer step closed an accumulation window (the optimizer stepped)
     update: int  # optimizer updates done after this step
     metrics: dict[str, float | int | None]  # the window's metrics (reduced over ranks) when updated, else {}
 
 
-@contextlib.contextmanager
-def _timer(stats: WindowStats, name: str) -> Iterator[None]:
-    t0 = time.perf_counter()
-    yield
-    setattr(stats, name, getattr(stats, name) + time.perf_counter() - t0)
-
-
 def train_step(state: TrainState) -> TrainStepResult:
-    """One outer step on this rank: sample, judge, reference, loss and backward; update at the window's end."""
-    from autorubric_runtime.sampler import init_noise, rollout, transition_log_prob
+    """One outer step on this rank: sample, judge, reference, loss and backward; update at the window's end.
 
-    cfg, ad, info, w = state.cfg, state.adapter, state.info, state.window
-    K, S, T = cfg.sampler.candidates, cfg.sampler.steps, cfg.trained_steps
-    rows = state.data.next_batch(cfg.prompts_per_gpu, info)
+    ``train.pipeline.depth`` 0 trains the batch it has just sampled, after waiting for its
+    verdicts. Depth 1 samples the next batch first (with the current weights) and trains the one
+    sampled in the previous step, whose verdicts came in meanwhile: the judge is off the critical
+    path, and the update uses the log-probs recorded at sampling time, one update old, so the
+    importance ratio is no longer 1 and the clipped surrogate bounds the step. The run's last step
+    samples nothing ahead; a stop in between checkpoints the batch in flight (checkpoint.py).
+    """
+    cfg, w = state.cfg, state.window
     closes_window = state.micro == cfg.grad_accum - 1
+    for s in (s for b in state.pending for s in b if s.handle is None):
+        _submit(state, s)  # restored from a checkpoint: judge it again in this process
+    if not state.pending:
+        state.pending.append(_sample_batch(state, state.outer))
+    last = closes_window and state.update == cfg.max_steps - 1
+    if cfg.pipeline.depth >= 1 and not last:
+        state.pending.append(_sample_batch(state, state.outer + len(state.pending)))
+    batch = state.pending.pop(0)
 
-    # 1. sample trajectories for this rank's prompts with log-probs (no grad); candidates of a
-    #    prompt share their initial noise when configured.
-    # 2. submit each prompt's candidates to the judge as soon as they are decoded (non-blocking) ...
-    sampled: list[_Sampled] = []
-    for i, row in enumerate(rows):
-        with _timer(w, "time_sampling"), torch.no_grad(), state.autocast():
-            cond = ad.encode([row.prompt], [row.source_image] if row.source_image else None).repeat_each(K)
-            x_init = init_noise(ad, 1, K, state.sample_gen, same_noise=cfg.sampler.same_init_noise)  # (K, L, C)
-            ro = rollout(ad, cond, cfg.sampler, state.sample_gen, init_noise=x_init)
-        with _timer(w, "time_decode"), torch.no_grad():
-            pixels = ad.decode(ro.judged(cfg.sampler.judged_image)).float().clamp(0, 1).cpu()  # (K, 3, H, W)
-            names = [f"r{info.rank}-o{state.outer}-p{i}-c{c}.png" for c in range(K)]
-            paths = state.write_images(pixels, names) if state.write_images else []
-        index = state.outer * cfg.prompts_per_gpu + i
-        handle = state.reward.submit(
-            JudgeRequest(info.rank, state.update, index, row.prompt, paths, row.source_image, pixels)
-        )
-        # the last transition is never trained; each candidate draws its own subset of the others
-        steps = [sorted(torch.randperm(S - 1, generator=state.select_gen)[:T].tolist()) for _ in range(K)]
-        sampled.append(_Sampled(ro, handle, steps))
-
-    #    ... and while the judge works, compute the reference log-probs (LoRA scaled to zero, no grad).
-    #    Every log-prob is recomputed for one sample at a time, as the rollout ran (micro-batch 1), so
-    #    the first update is exactly on-policy.
-    if cfg.rpo.kl_beta > 0:
-        with _timer(w, "time_reference"), torch.no_grad(), state.reference_mode(), state.autocast():
-            for s in sampled:
-                for c, js in enumerate(s.steps):
-                    for j in js:
-                        s.ref[c, j] = transition_log_prob(ad, s.rollout, j, torch.tensor([c])).float()
-
-    # 3. advantages = raw rewards clamped to +-adv_clip (in rpo_loss); anything but a decided
-    #    verdict trains with zero advantage and is counted.
-    for s in sampled:
-        with _timer(w, "time_judge_wait"):
+    # advantages = raw rewards clamped to +-adv_clip (in rpo_loss); anything but a decided verdict
+    # trains with zero advantage and is counted.
+    advs = []
+    for s in batch:
+        with timer(w, "time_judge_wait"):
             result = state.reward.result(s.handle)
-        s.adv = _advantages(result, K, w)
-
-    # 4. per trained timestep: log-prob with grad -> ratio -> rpo_loss -> backward, scaled so that
-    #    the update is the mean over (window outer steps x samples x trained steps).
-    scale = 1.0 / (cfg.grad_accum * len(rows) * K * T)
-    work = [(s, c, j) for s in sampled for c, js in enumerate(s.steps) for j in js]
-    with _timer(w, "time_update"):
-        for n, (s, c, j) in enumerate(work):
-            sync = closes_window and n == len(work) - 1  # only the window's last backward all-reduces
-            with D.no_sync(state.model, enabled=not sync):
-                with state.autocast():
-                    logp = transition_log_prob(ad, s.rollout, j, torch.tensor([c])).float()  # (1,)
-                old = s.rollout.log_probs[c, j].reshape(1).to(logp.device)
-                ref = s.ref[c, j].to(logp.device) if cfg.rpo.kl_beta > 0 else None
-                adv = s.adv[c].reshape(1).to(logp.device)  # type: ignore[index]
-                loss, m = rpo_loss(logp, old, ref, adv, cfg.rpo.clip_range, cfg.rpo.kl_beta, cfg.rpo.adv_clip)
-                (loss.sum() * scale).backward()
-            w.terms += 1
-            w.loss_sum += float(loss.detach().sum())
-            w.policy_sum += m["policy_loss"]
-            w.kl_sum += m["kl"]
-            w.ratio_sum += m["ratio_mean"]
-            w.clip_sum += m["clip_frac"]
-            w.approx_kl_sum += m["approx_kl"]
+        advs.append(_advantages(result, cfg.sampler.candidates, w))
+        w.staleness_sum += state.update - s.sampled_at
+    _backward(state, batch, advs, closes_window)
     state.micro += 1
     state.outer += 1
     if state.micro < cfg.grad_accum:
         return TrainStepResult(False, state.update, {})
 
-    # 5. update boundary: clip the grad norm, AdamW step (unless every pair of the window failed, on
-    #    every rank), LR scheduler step, zero grads.
-    reduced = WindowStats.from_vector(D.all_reduce_sum(w.vector(), info))
+    # update boundary: clip the grad norm, AdamW step (unless every pair of the window failed, on every
+    # rank), LR scheduler step, zero grads.
+    reduced = WindowStats.from_vector(D.all_reduce_sum(w.vector(), state.info))
     step = reduced.failed == 0 or reduced.failed < reduced.decided + reduced.tie + reduced.invalid + reduced.failed
-    with _timer(w, "time_update"):
+    with timer(w, "time_update"):
         lr = float(state.scheduler.get_last_lr()[0])
         grad_norm = D.clip_grad_norm(state.model, state.params, cfg.optim.grad_clip)
         if step:
@@ -338,11 +255,107 @@ def train_step(state: TrainState) -> TrainStepResult:
         state.optimizer.zero_grad(set_to_none=True)
     state.update += 1
     state.micro = 0
-
-    # 6. metrics of the window, reduced over ranks
-    metrics = {**window_metrics(state, grad_norm, lr), "optimizer_step": int(step)}
+    metrics = window_metrics(state.window, state.info, state.totals, state.update, grad_norm, lr)
+    metrics["optimizer_step"] = int(step)
     state.window = WindowStats()
     return TrainStepResult(True, state.update, metrics)
+
+
+def _sample_batch(state: TrainState, seq: int) -> list[Sampled]:
+    """Sample this rank's next prompts, submit each to the judge as soon as it is decoded, then run
+    the reference pass while the judge works. ``seq`` numbers the batch (image names, request index).
+    """
+    from autorubric_runtime.sampler import init_noise, rollout
+
+    cfg, ad, info, w = state.cfg, state.adapter, state.info, state.window
+    K, S, T = cfg.sampler.candidates, cfg.sampler.steps, cfg.trained_steps
+    rows = state.data.next_batch(cfg.prompts_per_gpu, info)
+    batch: list[Sampled] = []
+    for i, row in enumerate(rows):
+        # candidates of a prompt share their initial noise when configured
+        with timer(w, "time_sampling"), torch.no_grad(), state.autocast():
+            cond = encoder(state)(row.prompt, row.source_image)
+            x_init = init_noise(ad, 1, K, state.sample_gen, same_noise=cfg.sampler.same_init_noise)  # (K, L, C)
+            ro = rollout(ad, cond, cfg.sampler, state.sample_gen, init_noise=x_init)
+        names = [f"r{info.rank}-o{seq}-p{i}-c{c}.png" for c in range(K)]
+        request = JudgeRequest(info.rank, state.update, seq * cfg.prompts_per_gpu + i, row.prompt, [], row.source_image)
+        # the last transition is never trained; each candidate draws its own subset of the others
+        steps = [sorted(torch.randperm(S - 1, generator=state.select_gen)[:T].tolist()) for _ in range(K)]
+        s = Sampled(ro, request, names, steps, state.update)
+        _submit(state, s)
+        batch.append(s)
+    _reference_pass(state, batch)
+    return batch
+
+
+def encoder(state: TrainState) -> Callable[[str, str | None], Any]:
+    """A prompt's condition for its K candidates (also re-encodes a batch restored from a checkpoint)."""
+    K = state.cfg.sampler.candidates
+
+    def encode(prompt: str, source_image: str | None) -> Any:
+        with torch.no_grad(), state.autocast():
+            return state.adapter.encode([prompt], [source_image] if source_image else None).repeat_each(K)
+
+    return encode
+
+
+def _submit(state: TrainState, s: Sampled) -> None:
+    """Decode the judged latents, write the images under their names and submit (non-blocking)."""
+    with timer(state.window, "time_decode"), torch.no_grad():
+        pixels = state.adapter.decode(s.rollout.judged(state.cfg.sampler.judged_image)).float().clamp(0, 1).cpu()
+        paths = state.write_images(pixels, s.names) if state.write_images else []
+    s.request = dataclasses.replace(s.request, images=paths, pixels=pixels)
+    s.handle = state.reward.submit(s.request)
+
+
+def _reference_pass(state: TrainState, batch: list[Sampled]) -> None:
+    """Reference step means (LoRA scaled to zero, no grad) of every trained transition.
+
+    They feed the KL term and the ``kl_ref`` metric, so the pass runs whatever kl_beta is. Each
+    transition is recomputed for one sample at a time, as the rollout ran (micro-batch 1).
+    """
+    from autorubric_runtime.sampler import transition
+
+    with timer(state.window, "time_reference"), torch.no_grad(), state.reference_mode(), state.autocast():
+        for s in batch:
+            for c, js in enumerate(s.steps):
+                for j in js:
+                    s.ref_mean[c, j] = transition(state.adapter, s.rollout, j, torch.tensor([c])).mean.float()
+
+
+def _backward(state: TrainState, batch: list[Sampled], advs: list[Tensor], closes_window: bool) -> None:
+    """Per trained transition: log-prob with grad -> ratio -> rpo_loss -> backward, each scaled so
+    that the update is the mean over (window outer steps x samples x trained steps)."""
+    from autorubric_runtime.sampler import transition
+
+    cfg, w, rpo = state.cfg, state.window, state.cfg.rpo
+    scale = 1.0 / (cfg.grad_accum * len(batch) * cfg.sampler.candidates * cfg.trained_steps)
+    work = [(s, adv, c, j) for s, adv in zip(batch, advs, strict=True) for c, js in enumerate(s.steps) for j in js]
+    with timer(w, "time_update"):
+        for n, (s, adv, c, j) in enumerate(work):
+            sync = closes_window and n == len(work) - 1  # only the window's last backward all-reduces
+            with D.no_sync(state.model, enabled=not sync):
+                with state.autocast():
+                    out = transition(state.adapter, s.rollout, j, torch.tensor([c]))
+                logp = out.log_prob.float()  # type: ignore[union-attr]  # (1,)
+                old = s.rollout.log_probs[c, j].reshape(1).to(logp.device)
+                ref_mean = s.ref_mean[c, j].to(logp.device)
+                kl = (
+                    kl_to_reference(rpo.kl_estimator, out.mean, out.std, out.prev_sample, logp, ref_mean)
+                    if rpo.kl_beta > 0
+                    else None
+                )
+                a = adv[c].reshape(1).to(logp.device)
+                loss, m = rpo_loss(logp, old, a, kl, rpo.clip_range, rpo.kl_beta, rpo.adv_clip)
+                (loss.sum() * scale).backward()
+            w.terms += 1
+            w.loss_sum += float(loss.detach().sum())
+            w.policy_sum += m["policy_loss"]
+            w.kl_sum += m["kl"]
+            w.kl_ref_sum += float(closed_form_kl(out.mean.detach(), ref_mean, out.std).mean())
+            w.ratio_sum += m["ratio_mean"]
+            w.clip_sum += m["clip_frac"]
+            w.approx_kl_sum += m["approx_kl"]
 
 
 def _advantages(result: JudgeResult, K: int, w: WindowStats) -> Tensor:
@@ -361,38 +374,3 @@ def _advantages(result: JudgeResult, K: int, w: WindowStats) -> Tensor:
     adv = torch.tensor(result.rewards, dtype=torch.float32)
     w.reward_sum += float(adv.sum())
     return adv
-
-
-def window_metrics(state: TrainState, grad_norm: float, lr: float) -> dict[str, float | int | None]:
-    """The per-update metrics (what rank 0 posts): sums reduced over ranks, then averaged."""
-    w = WindowStats.from_vector(D.all_reduce_sum(state.window.vector(), state.info))
-    world = state.info.world_size
-    for key in ("decided", "tie", "invalid", "failed"):
-        state.totals[key] = state.totals.get(key, 0.0) + getattr(w, key)
-    terms = max(w.terms, 1.0)
-    times = {
-        k: getattr(w, k) / world
-        for k in ("time_sampling", "time_decode", "time_reference", "time_judge_wait", "time_update")
-    }
-    return {
-        "update": state.update,
-        "lr": lr,
-        "grad_norm": grad_norm,
-        "loss": w.loss_sum / terms,
-        "policy_loss": w.policy_sum / terms,
-        "kl": w.kl_sum / terms,
-        "approx_kl": w.approx_kl_sum / terms,
-        "ratio_mean": w.ratio_sum / terms,
-        "clip_frac": w.clip_sum / terms,
-        "reward_mean": w.reward_sum / max(w.samples, 1.0),
-        "samples": int(w.samples),
-        "pairs": int(w.decided + w.tie + w.invalid + w.failed),
-        "decided": int(w.decided),
-        "tie": int(w.tie),
-        "invalid": int(w.invalid),
-        "failed": int(w.failed),
-        "agreement": (w.agree_yes / w.agree_n) if w.agree_n else None,
-        "cached": int(w.cached),
-        **times,
-        "time_step": sum(times.values()),
-    }

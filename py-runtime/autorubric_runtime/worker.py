@@ -17,6 +17,7 @@ import argparse
 import collections
 import contextlib
 import dataclasses
+import io
 import json
 import logging
 import math
@@ -33,7 +34,7 @@ from torch import Tensor
 
 from autorubric_runtime import distributed as D
 from autorubric_runtime import lifeline
-from autorubric_runtime.checkpoint import latest_checkpoint, load_model_weights, restore_training_state, save_checkpoint
+from autorubric_runtime.checkpoint import load_model_weights, restore_training_state, resume_checkpoint, save_checkpoint
 from autorubric_runtime.diversity import latent_spread
 from autorubric_runtime.launch import LAUNCHER_PID
 from autorubric_runtime.reward_client import AuthError, RewardFn, ServiceClient, ServiceReward
@@ -83,12 +84,17 @@ def to_pil(image: Tensor):
 
 
 class SampleWriter:
-    """PNG files of the candidates being judged, keeping only the last ``keep`` batches (disk)."""
+    """PNG files of the candidates being judged, keeping only the last ``keep`` batches (disk).
 
-    def __init__(self, directory: Path, keep: int = 8) -> None:
+    With ``upload`` (a node that does not share node 0's run directory) each file is also uploaded
+    to the reward service, and the judge reads node 0's copy, which is pruned along with the local one.
+    """
+
+    def __init__(self, directory: Path, keep: int = 8, upload: ServiceClient | None = None) -> None:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.keep = keep
+        self.upload = upload
         self.batches: collections.deque[list[Path]] = collections.deque()
 
     def __call__(self, pixels: Tensor, names: list[str]) -> list[str]:
@@ -96,15 +102,19 @@ class SampleWriter:
         for image, name in zip(pixels, names, strict=True):
             path = self.directory / name
             to_pil(image).save(path)
-            paths.append(str(path.resolve()))
-        self.batches.append([Path(p) for p in paths])
-        return paths
+            paths.append(path)
+        self.batches.append(paths)
+        if self.upload is not None:
+            return [self.upload.upload_sample(path) for path in paths]
+        return [str(path.resolve()) for path in paths]
 
     def prune(self) -> None:
         """Called after a step, when every verdict on its files is in."""
         while len(self.batches) > self.keep:
             for path in self.batches.popleft():
                 path.unlink(missing_ok=True)
+                if self.upload is not None:
+                    self.upload.delete_sample(path.name)
 
 
 def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -118,9 +128,10 @@ def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
 def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
     """Base (LoRA scaled to zero) vs current on the eval prompts with fixed seeds; one PNG per eval.
 
-    Prompts are sharded over ranks (padded so every rank runs the same forwards); rank 0 assembles
-    the grid and returns the ``eval`` event's data (grid, prompts, per-prompt base/current tiles,
-    kept in ``eval-<update>/`` for the controller's win rate and the report); other ranks return None.
+    Prompts are sharded over ranks (padded so every rank runs the same forwards); the tiles travel
+    to rank 0 as PNG bytes (nodes need not share a disk), which assembles the grid, keeps the
+    per-prompt base/current tiles in ``eval-<update>/`` for the controller's win rate and the report,
+    and returns the ``eval`` event's data; other ranks return None.
     With ``health.diversity.seeds`` > 1 each prompt is also sampled at more seeds (latents only, no
     decode) and the event's ``spread`` holds, per prompt, the latents' spread across seeds for the
     base and the current model (:func:`latent_spread`); otherwise ``spread`` is None.
@@ -132,10 +143,8 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
 
     cfg, info, ad = state.cfg, state.info, state.adapter
     prompts = list(cfg.eval_prompts)
-    parts = out_dir / f"eval-{state.update:06d}"
-    if info.is_main:
-        parts.mkdir(parents=True, exist_ok=True)
-    D.barrier(info)
+    tiles_here: dict[str, bytes] = {}
+    spreads_here: dict[int, dict[str, float]] = {}
     indices = D.shard(list(range(len(prompts))), info)
     L, Ch = ad.latent_shape
     # Editing needs a source image per eval instruction: the dataset's rows in file order, cycled.
@@ -143,7 +152,7 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
     seeds = cfg.health.diversity.seeds
     for k, gi in enumerate(indices):
         cond = ad.encode([prompts[gi]], [sources[gi % len(sources)]] if sources else None)
-        written = k == indices.index(gi)  # padding repeats are computed (collectives) but not written
+        kept = k == indices.index(gi)  # padding repeats are computed (collectives) but not kept
         spread: dict[str, float] = {}
         for label in ("base", "lora"):
             judged_latents = []
@@ -157,15 +166,26 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
                         ro = rollout(ad, cond, cfg.sampler, gen, init_noise=init)
                     judged = ro.x0_last if cfg.sampler.judged_image == "x0_last" else ro.final
                     judged_latents.append(judged[0].float().cpu())
-                    if j == 0 and written:
-                        to_pil(ad.decode(judged).float().clamp(0, 1).cpu()[0]).save(parts / f"{gi}-{label}.png")
+                    if j == 0 and kept:
+                        png = io.BytesIO()
+                        to_pil(ad.decode(judged).float().clamp(0, 1).cpu()[0]).save(png, format="PNG")
+                        tiles_here[f"{gi}-{label}"] = png.getvalue()
             spread[label] = latent_spread(torch.stack(judged_latents))
-        if written and seeds > 1:
-            (parts / f"{gi}-spread.json").write_text(json.dumps(spread))
-    D.barrier(info)
+        if kept:
+            spreads_here[gi] = spread
+    gathered: dict[str, bytes] = {}
+    spreads: dict[int, dict[str, float]] = {}
+    for part in D.all_gather_object((tiles_here, spreads_here), info):
+        gathered.update(part[0])  # type: ignore[index]
+        spreads.update(part[1])  # type: ignore[index]
     if not info.is_main:
         return None
-    tiles = [(Image.open(parts / f"{i}-base.png"), Image.open(parts / f"{i}-lora.png")) for i in range(len(prompts))]
+    parts = out_dir / f"eval-{state.update:06d}"
+    parts.mkdir(parents=True, exist_ok=True)
+    for key, png in gathered.items():
+        (parts / f"{key}.png").write_bytes(png)
+    tile = {key: Image.open(io.BytesIO(png)) for key, png in gathered.items()}
+    tiles = [(tile[f"{i}-base"], tile[f"{i}-lora"]) for i in range(len(prompts))]
     h, wd = tiles[0][0].height, tiles[0][0].width
     label_w = 160
     # The whole prompt, wrapped to the label column (the default font is about 6 px per character).
@@ -183,6 +203,7 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
         y += row_h
     path = out_dir / f"eval-{state.update:06d}.png"
     grid.save(path)
+    rows = [_finite(spreads[i]) for i in range(len(prompts))]
     event = {
         "update": state.update,
         "grid": str(path.resolve()),
@@ -190,17 +211,10 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
         "base": [str((parts / f"{i}-base.png").resolve()) for i in range(len(prompts))],
         "current": [str((parts / f"{i}-lora.png").resolve()) for i in range(len(prompts))],
         "source_images": [sources[i % len(sources)] for i in range(len(prompts))] if sources else None,
-        "spread": _read_spreads(parts, len(prompts)) if seeds > 1 else None,
+        "spread": {"base": [r["base"] for r in rows], "current": [r["lora"] for r in rows]} if seeds > 1 else None,
     }
     (out_dir / f"eval-{state.update:06d}.json").write_text(json.dumps(event, indent=2))
     return event
-
-
-def _read_spreads(parts: Path, n: int) -> dict[str, list[float | None]]:
-    """Per-prompt latent spreads across seeds, base and current (each rank wrote its prompts')."""
-    rows = [json.loads((parts / f"{i}-spread.json").read_text()) for i in range(n)]
-    clean = [_finite(row) for row in rows]
-    return {"base": [row["base"] for row in clean], "current": [row["lora"] for row in clean]}
 
 
 # ----------------------------------------------------------------------------- the run
@@ -224,17 +238,17 @@ def build_state(
         # FSDP1 flattens each block into one tensor of one dtype, and the LoRA is fp32: keep the base in
         # fp32 too and let FSDP mixed precision compute in bf16 (the usual FSDP recipe)
         model_cfg = dataclasses.replace(model_cfg, dtype="float32")
-    with D.rank_zero_first(info):  # a tiny model is built once into the cache by rank 0
+    with D.local_rank_zero_first(info):  # a tiny model is built once into each node's cache
         adapter = load_adapter(model_cfg, cfg.sampler, info.device)
     attach_lora(adapter.transformer, cfg.lora)
     if cfg.gradient_checkpointing and hasattr(adapter.transformer, "enable_gradient_checkpointing"):
         adapter.transformer.enable_gradient_checkpointing()
     # a group torchrun restarted after a crash continues from the latest checkpoint, like --resume
     resume = cfg.resume or D.restart_count() > 0
-    ckpt = latest_checkpoint(Path(cfg.run_dir) / "checkpoints") if resume else None
-    if resume and ckpt is None:
+    ckpt = resume_checkpoint(Path(cfg.run_dir) / "checkpoints", info) if resume else None
+    if resume and ckpt is None and info.is_main:
         log.warning("resume requested but %s/checkpoints has no checkpoint yet; starting from update 0", cfg.run_dir)
-    if ckpt is not None:
+    if ckpt is not None and info.is_main:  # the other ranks get these weights when DDP/FSDP wraps the model
         load_model_weights(ckpt, adapter.transformer)
     elif cfg.lora.init_from:
         load_lora(adapter, cfg.lora.init_from)
@@ -247,7 +261,7 @@ def build_state(
 
 def run(cfg: RunCfg, reward: RewardFn | None = None, client: ServiceClient | None = None) -> int:
     """Train until max_steps or a stop; returns the exit code. ``reward``/``client`` are injectable for tests."""
-    info = D.init_distributed(cfg.distributed.backend)
+    info = D.init_distributed(cfg.distributed.backend, node_rank=cfg.distributed.node_rank)
     _configure_logging(info.rank)
     try:
         seed_everything(cfg.seed, info.rank)
@@ -262,7 +276,11 @@ def run(cfg: RunCfg, reward: RewardFn | None = None, client: ServiceClient | Non
                 raise RunConfigError("run.json has no service.url and no in-process reward was given")
             reward = ServiceReward(client)
         run_dir = Path(cfg.run_dir)
-        writer = SampleWriter(run_dir / "samples", keep=max(4, 2 * cfg.grad_accum))
+        # with a pipeline, the files of the batch in flight are still being judged after a step
+        keep = max(4, 2 * cfg.grad_accum) + cfg.prompts_per_gpu * cfg.pipeline.depth
+        # a node without node 0's run directory uploads its samples: the judge on node 0 must read them
+        remote = client is not None and cfg.distributed.node_rank != 0 and not cfg.distributed.shared_run_dir
+        writer = SampleWriter(run_dir / "samples", keep=keep, upload=client if remote else None)
         state, ckpt = build_state(cfg, info, reward, writer if client is not None else None)
         ckroot = run_dir / "checkpoints"
         saved = state.update if ckpt is not None else -1
@@ -324,7 +342,18 @@ def _poll_stop(client: ServiceClient | None, info: D.DistInfo) -> str | None:
 
 
 def _brief(m: dict[str, Any]) -> str:
-    keys = ("reward_mean", "loss", "kl", "ratio_mean", "clip_frac", "grad_norm", "decided", "failed", "time_step")
+    keys = (
+        "reward_mean",
+        "loss",
+        "kl_ref",
+        "ratio_mean",
+        "clip_frac",
+        "grad_norm",
+        "staleness",
+        "decided",
+        "failed",
+        "time_step",
+    )
     return " ".join(f"{k}={m[k]:.4g}" if isinstance(m.get(k), float) else f"{k}={m.get(k)}" for k in keys)
 
 

@@ -112,7 +112,7 @@ def test_recomputed_transition_log_prob_equals_the_rollout_exactly(family: Famil
             logp = transition_log_prob(adapter, ro, step, torch.tensor([i]))
             assert logp.requires_grad
             assert torch.equal(logp.detach(), ro.log_probs[i : i + 1, step])
-            _, m = rpo_loss(logp, ro.log_probs[i : i + 1, step], None, torch.ones(1), 0.2, 0.0, 5.0)
+            _, m = rpo_loss(logp, ro.log_probs[i : i + 1, step], torch.ones(1), None, 0.2, 0.0, 5.0)
             assert m["ratio_mean"] == 1.0
 
 

@@ -23,15 +23,18 @@ from autorubric_runtime.checkpoint import (
 from autorubric_runtime.trainer import train_step
 
 
-def resume_cfg(model_dir: Path):
+def resume_cfg(model_dir: Path, depth: int = 0):
     # everything that carries state across updates is switched on: warmup (scheduler), a timestep
-    # subset (selection RNG), shuffled data over more than one epoch, KL, separate noise per candidate
+    # subset (selection RNG), shuffled data over more than one epoch, KL, separate noise per candidate,
+    # and with depth 1 a batch in flight at the checkpoint
     return make_cfg(
         model_dir,
         grad_accum=2,
+        max_steps=4,
         sampler={"same_init_noise": False},
         rpo={"timestep_fraction": 0.67, "kl_beta": 0.05},
         optim={"warmup_steps": 3, "lr": 3e-3},
+        pipeline={"depth": depth},
     )
 
 
@@ -41,13 +44,16 @@ def run_updates(state, n: int) -> None:
         train_step(state)
 
 
-def test_two_plus_resume_plus_two_equals_four(tiny_flux_dir: Path, tmp_path: Path) -> None:
-    cfg = resume_cfg(tiny_flux_dir)
+@pytest.mark.parametrize("depth", [0, 1])
+def test_two_plus_resume_plus_two_equals_four(tiny_flux_dir: Path, tmp_path: Path, depth: int) -> None:
+    cfg = resume_cfg(tiny_flux_dir, depth)
     straight = make_state(cfg)
     run_updates(straight, 4)
+    assert straight.pending == []  # the last step samples nothing ahead
 
     first = make_state(cfg)
     run_updates(first, 2)
+    assert len(first.pending) == depth  # depth 1: the next batch is sampled and submitted, not trained
     ckpt = save_checkpoint(first, tmp_path)
     assert ckpt == tmp_path / "checkpoint-2" and latest_checkpoint(tmp_path) == ckpt
     torch.manual_seed(1234)  # a new process: other global RNG, other LoRA init
@@ -56,7 +62,10 @@ def test_two_plus_resume_plus_two_equals_four(tiny_flux_dir: Path, tmp_path: Pat
     resumed = make_state(cfg, lora_seed=99)
     load_model_weights(ckpt, resumed.inner)
     restore_training_state(ckpt, resumed)
-    assert (resumed.update, resumed.outer, resumed.data.position) == (2, 4, 4)
+    assert (resumed.update, resumed.outer, resumed.data.position) == (2, 4, 4 + depth)
+    assert [len(b) for b in resumed.pending] == [1] * depth and all(
+        s.handle is None for b in resumed.pending for s in b
+    )
     run_updates(resumed, 2)
 
     want, got = lora_tensors(straight), lora_tensors(resumed)

@@ -80,6 +80,33 @@ def test_two_gloo_ranks_hold_identical_lora_after_an_update(tiny_flux_dir: Path,
     assert (ckpt / "lora" / "pytorch_lora_weights.safetensors").is_file()
 
 
+def _node_main(proc: int, port: int, out: str) -> None:
+    # torchrun's c10d rendezvous ordered the nodes the other way round: node 1's worker got RANK 0
+    node_rank = proc
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        WORLD_SIZE="2",
+        RANK=str(1 - node_rank),
+        LOCAL_RANK="0",
+        LOCAL_WORLD_SIZE="1",
+        TORCHELASTIC_USE_AGENT_STORE="False",
+    )
+    info = D.init_distributed("gloo", node_rank=node_rank)
+    try:
+        got = D.all_gather_object(node_rank, info)
+        Path(out, f"node{node_rank}.txt").write_text(f"{info.rank} {got}")
+    finally:
+        D.destroy(info)
+
+
+def test_global_ranks_follow_the_node_ranks_whatever_order_torchrun_chose(tmp_path: Path) -> None:
+    mp.start_processes(_node_main, args=(_free_port(), str(tmp_path)), nprocs=2, join=True, start_method="fork")
+    # rank r is node r's worker (node 0 holds rank 0), and the group works in that order
+    assert (tmp_path / "node0.txt").read_text() == "0 [0, 1]"
+    assert (tmp_path / "node1.txt").read_text() == "1 [0, 1]"
+
+
 def test_shard_pads_so_every_rank_runs_the_same_number_of_calls() -> None:
     infos = [D.DistInfo(r, 3, r, torch.device("cpu"), "gloo") for r in range(3)]
     shards = [D.shard(list(range(7)), i) for i in infos]

@@ -138,3 +138,30 @@ def test_building_the_tiny_model_leaves_the_callers_rng_streams_alone(tmp_path):
     torch.manual_seed(7), random.seed(7), np.random.seed(7)
     tiny.ensure_tiny("flux", cache_dir=tmp_path)
     assert draws() == expected
+
+
+def test_a_bf16_model_sees_the_exact_quantised_timesteps_and_guidance(tiny_flux_dir):
+    # diffusers casts timestep and guidance to the latents' dtype before x1000: in bf16 the S = 8
+    # schedule's 954 / 833 / 750 / 642 would become 952 / 832 / 752 / 640, and guidance 3500 -> 3504.
+    from autorubric_runtime.models.base import load_adapter
+    from autorubric_runtime.schedule import model_timesteps, sigmas
+
+    bf16 = load_adapter(
+        make_model(tiny_flux_dir, dtype="bfloat16"), make_sampler(height=32, width=32, guidance=3.5), device="cpu"
+    )
+    assert next(bf16.transformer.parameters()).dtype == torch.bfloat16
+    seen: list[torch.Tensor] = []
+    bf16.transformer.time_text_embed.time_proj.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    ts = model_timesteps(sigmas(8, 3.0))[:8]
+    cond = bf16.encode(["a red cat"])
+    x = torch.randn(1, *bf16.latent_shape)
+    with torch.no_grad():
+        for t in ts:
+            bf16.predict_velocity(x, t.reshape(1), cond)
+    timesteps = [float(s) for s in seen[0::2]]
+    guidance = [float(s) for s in seen[1::2]]
+    assert [round(t) for t in timesteps] == [1000, 954, 900, 833, 750, 642, 500, 300]
+    assert timesteps == [float(t * 1000.0) for t in ts]  # what an fp32 model computes, bit for bit
+    assert guidance == [3500.0] * 8
+    # the values the stock cast would give, so the assertions above can fail
+    assert round(float(ts[1].to(torch.bfloat16) * 1000)) == 952

@@ -73,3 +73,25 @@ def test_save_accepts_a_gathered_state_dict(flux_adapter, tmp_path):
     assert gathered.keys() == direct.keys() and all(torch.equal(gathered[k], direct[k]) for k in direct)
     save_lora(flux_adapter, tmp_path / "lora", None, state_dict=gathered)
     assert (tmp_path / "lora" / "pytorch_lora_weights.safetensors").is_file()
+
+
+def test_saved_files_are_byte_identical_for_equal_tensors(tiny_flux_dir, tmp_path):
+    # Two "runs" (fresh models, targets listed in another order) holding the same LoRA tensors, each
+    # saved several times: safetensors keeps its header metadata in a hash map whose order changed
+    # from save to save, which made equal LoRAs differ in bytes.
+    from safetensors import safe_open
+
+    from autorubric_runtime.models.base import load_adapter
+
+    files = []
+    for run, targets in enumerate([("to_q", "to_k", "to_v"), ("to_v", "to_q", "to_k")]):
+        ad = load_adapter(make_model(tiny_flux_dir), make_sampler(height=32, width=32), "cpu")
+        cfg = make_lora(rank=4, alpha=8, targets=targets)
+        attach_lora(ad.transformer, cfg)
+        perturb_lora(ad.transformer, seed=5)
+        for k in range(4):
+            out = save_lora(ad, tmp_path / f"run{run}-save{k}", cfg)
+            files.append((out / "pytorch_lora_weights.safetensors").read_bytes())
+    assert all(f == files[0] for f in files)
+    with safe_open(str(tmp_path / "run0-save0" / "pytorch_lora_weights.safetensors"), framework="pt") as f:
+        assert set(f.metadata()) == {"format", "lora_adapter_metadata"} and len(list(f.keys())) > 0

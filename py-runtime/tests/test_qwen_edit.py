@@ -307,3 +307,23 @@ def test_tiny_decoder_makes_pixels_follow_the_latents(adapter: QwenEditAdapter) 
     noise = adapter.decode(torch.randn(2, *adapter.latent_shape, generator=torch.Generator().manual_seed(5)))
     assert float(noise.std(dim=(2, 3)).min()) > 0.05
     assert float((noise[0] - noise[1]).abs().mean()) > 0.05
+
+
+def test_a_bf16_model_sees_the_exact_quantised_timesteps(adapter: QwenEditAdapter, sources) -> None:
+    # Qwen-Image casts the timestep to the latents' dtype: in bf16 S = 10's 0.874 would become 0.875.
+    from autorubric_runtime.schedule import model_timesteps, sigmas
+
+    cond = adapter.encode(["make it red"], sources[:1])
+    bf16 = copy.deepcopy(adapter)  # the hook travels with its transformer
+    bf16.transformer.to(torch.bfloat16)
+    bf16.dtype = torch.bfloat16
+    seen: list[torch.Tensor] = []
+    bf16.transformer.time_text_embed.time_proj.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    ts = model_timesteps(sigmas(10, 3.0))[:10]
+    x = torch.randn(1, *adapter.latent_shape)
+    with torch.no_grad():
+        for t in ts:
+            bf16.predict_velocity(x, t.reshape(1), cond)
+    assert [float(s) for s in seen] == [float(t) for t in ts]
+    assert round(float(seen[3]) * 1000) == 874
+    assert float(ts[3].to(torch.bfloat16)) == 0.875  # the stock cast, so the assertions above can fail

@@ -6,8 +6,8 @@ from conftest import perturb_lora
 from payloads import make_lora
 
 from autorubric_runtime.lora import attach_lora, lora_parameters, reference_mode
-from autorubric_runtime.rpo import rpo_loss
-from autorubric_runtime.sampler import init_noise, rollout, transition_log_prob
+from autorubric_runtime.rpo import kl_to_reference, rpo_loss
+from autorubric_runtime.sampler import init_noise, rollout, transition, transition_log_prob
 from autorubric_runtime.schedule import model_timesteps, sigmas
 
 
@@ -38,10 +38,11 @@ def test_positive_advantage_raises_its_trajectory_log_prob(flux_adapter, sampler
     steps = range(sampler_cfg.steps - 1)  # the last transition is never trained
     for step in steps:
         for i in range(2):
-            logp = transition_log_prob(flux_adapter, ro, step, torch.tensor([i]))
+            out = transition(flux_adapter, ro, step, torch.tensor([i]))
             with torch.no_grad(), reference_mode(flux_adapter.transformer):
-                ref = transition_log_prob(flux_adapter, ro, step, torch.tensor([i]))
-            loss, _ = rpo_loss(logp, ro.log_probs[i : i + 1, step], ref, adv[i : i + 1], 0.2, 0.01, 5.0)
+                ref = transition(flux_adapter, ro, step, torch.tensor([i]))
+            kl = kl_to_reference("closed_form", out.mean, out.std, out.prev_sample, out.log_prob, ref.mean)
+            loss, _ = rpo_loss(out.log_prob, ro.log_probs[i : i + 1, step], adv[i : i + 1], kl, 0.2, 0.01, 5.0)
             (loss.mean() / (2 * len(steps))).backward()
     opt.step()
     with torch.no_grad():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -224,10 +225,16 @@ def test_unreachable_service_fails_after_the_retry_budget() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     sleeps: list[float] = []
-    client = ServiceClient(f"http://127.0.0.1:{port}", TOKEN, retry_budget_s=0.5, _sleep=sleeps.append)
+
+    def sleep(seconds: float) -> None:  # real sleeps: the budget is wall time
+        sleeps.append(seconds)
+        time.sleep(seconds)
+
+    # a 2 s budget with backoff 0.25, 0.5, 1: several attempts however slow a refused connect is
+    client = ServiceClient(f"http://127.0.0.1:{port}", TOKEN, retry_budget_s=2.0, _sleep=sleep)
     with pytest.raises(Exception, match="unreachable"):
         client.control()
-    assert sleeps and sleeps == sorted(sleeps)  # backed off, then gave up
+    assert len(sleeps) >= 2 and sleeps == sorted(sleeps)  # backed off, then gave up
 
 
 def test_bad_prompts_file_names_the_line(tmp_path: Path) -> None:

@@ -9,7 +9,12 @@
  */
 import { z } from "zod";
 import type { BudgetSchema, ImageEncodingSchema, PriceSchema, TaskSchema } from "./schema/common.js";
-import { type AuditJudgeSchema, InductionSchema, JudgeSchema } from "./schema/judge.js";
+import {
+  type AuditJudgeSchema,
+  InductionSchema,
+  JudgeSchema,
+  type OrderPolicySchema,
+} from "./schema/judge.js";
 import { checkCrossFieldRules } from "./schema/rules.js";
 import {
   type DatasetSchema,
@@ -20,6 +25,7 @@ import {
   type LoraSchema,
   type ModelSchema,
   type OptimSchema,
+  type PipelineSchema,
   type RpoSchema,
   type SamplerSchema,
   type ServiceSchema,
@@ -85,6 +91,7 @@ export type Budget = z.infer<typeof BudgetSchema>;
 export type ImageEncoding = z.infer<typeof ImageEncodingSchema>;
 export type VlmConfig = z.infer<typeof VlmSchema>;
 export type Task = z.infer<typeof TaskSchema>;
+export type OrderPolicy = z.infer<typeof OrderPolicySchema>;
 export type JudgeConfig = z.infer<typeof JudgeSchema>;
 export type InductionConfig = z.infer<typeof InductionSchema>;
 export type ModelConfig = z.infer<typeof ModelSchema>;
@@ -92,6 +99,7 @@ export type LoraConfig = z.infer<typeof LoraSchema>;
 export type SamplerConfig = z.infer<typeof SamplerSchema>;
 export type RpoConfig = z.infer<typeof RpoSchema>;
 export type OptimConfig = z.infer<typeof OptimSchema>;
+export type PipelineConfig = z.infer<typeof PipelineSchema>;
 export type DatasetConfig = z.infer<typeof DatasetSchema>;
 export type DistributedConfig = z.infer<typeof DistributedSchema>;
 export type ServiceConfig = z.infer<typeof ServiceSchema>;

@@ -7,15 +7,17 @@
  * - text: one prompt per line (blank lines and `#` comments skipped).
  * - jsonl: `{"prompt": ...}` (also `caption` or `text`) per line.
  * - edit-jsonl: `{"source_image": ..., "instruction": ...}` per line, paths relative to the file.
- * - sharegpt-4o-image: the JSON files of FreedomIntelligence/ShareGPT-4o-Image (the paper's RL
- *   prompts): an array of objects with `input_prompt` (and, for the text-and-image-to-image part,
- *   `input_image`, a list of paths relative to the dataset folder). Only the prompts (and source
- *   images for edits) are used; the GPT-4o output images are not needed for online RL.
- *   Field names follow the dataset viewer's columns; not checked against a downloaded copy here.
+ * - sharegpt-4o-image: Hugging Face `FreedomIntelligence/ShareGPT-4o-Image` (the paper's RL prompts),
+ *   `text_to_image.json` and `text_and_image_to_image.json`: arrays of `{input_prompt, output_image}`,
+ *   plus `input_image` (a list of paths relative to the JSON's folder, as the authors'
+ *   `train_janus.py` reads them) for editing. The path may be either JSON file or the dataset folder
+ *   (the file is then picked by the task). Images ship in `*_part_N.tar` files that must be
+ *   extracted next to the JSON; only the prompts (and source images for edits) are used, the GPT-4o
+ *   output images are not needed for online RL.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, extname, isAbsolute, resolve } from "node:path";
+import { dirname, extname, isAbsolute, join, resolve } from "node:path";
 import type { DatasetConfig, Task } from "../config/schema.js";
 import { DatasetError } from "../errors.js";
 
@@ -27,6 +29,9 @@ export interface PromptRow {
 
 export type PromptFormat = Exclude<DatasetConfig["format"], "auto">;
 
+const SHAREGPT_T2I_FILE = "text_to_image.json";
+const SHAREGPT_EDIT_FILE = "text_and_image_to_image.json";
+
 const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]/;
 
 /** Picks the format from the file name when the config says `auto`. */
@@ -34,7 +39,7 @@ export function detectFormat(path: string, task: Task): PromptFormat {
   const ext = extname(path).toLowerCase();
   if (ext === ".txt") return "text";
   if (ext === ".jsonl") return task === "edit" ? "edit-jsonl" : "jsonl";
-  if (ext === ".json") return "sharegpt-4o-image";
+  if (ext === ".json" || (existsSync(path) && statSync(path).isDirectory())) return "sharegpt-4o-image";
   throw new DatasetError(`${path}: cannot tell the dataset format from the extension "${ext}"`, {
     file: path,
     hint: "set train.dataset.format to text, jsonl, edit-jsonl or sharegpt-4o-image",
@@ -43,14 +48,23 @@ export function detectFormat(path: string, task: Task): PromptFormat {
 
 /** Loads and validates a training dataset; every bad row is an error naming its line. */
 export async function loadPromptDataset(config: DatasetConfig, task: Task): Promise<PromptRow[]> {
-  const file = config.path;
+  let file = config.path;
   if (!existsSync(file)) {
     throw new DatasetError(`${file}: dataset file not found`, {
       file,
       hint: "check train.dataset.path (relative paths are resolved against the config file's folder)",
     });
   }
-  const format = config.format === "auto" ? detectFormat(file, task) : config.format;
+  const format = config.format === "auto" ? detectFormat(config.path, task) : config.format;
+  if (format === "sharegpt-4o-image" && statSync(file).isDirectory()) {
+    file = join(file, task === "edit" ? SHAREGPT_EDIT_FILE : SHAREGPT_T2I_FILE);
+    if (!existsSync(file)) {
+      throw new DatasetError(`${file}: not found in the ShareGPT-4o-Image folder`, {
+        file,
+        hint: `download ${SHAREGPT_T2I_FILE} / ${SHAREGPT_EDIT_FILE} from FreedomIntelligence/ShareGPT-4o-Image`,
+      });
+    }
+  }
   const text = await readFile(file, "utf8");
   let rows: PromptRow[];
   switch (format) {
@@ -189,7 +203,8 @@ function parseShareGpt4oImage(text: string, file: string, task: Task): PromptRow
   if (!Array.isArray(items)) {
     throw new DatasetError(`${file}: expected a JSON array of samples`, { file });
   }
-  return items.map((item, index) => {
+  const missing: { index: number; path: string }[] = [];
+  const rows = items.map((item, index) => {
     const where = `${file}: item ${index}`;
     if (typeof item !== "object" || item === null) {
       throw new DatasetError(`${where}: expected an object`, { file, line: index });
@@ -214,6 +229,21 @@ function parseShareGpt4oImage(text: string, file: string, task: Task): PromptRow
         hint: "editing runs need the text-and-image-to-image part of the dataset",
       });
     }
-    return { prompt: prompt.trim(), sourceImage: existingImage(first, file, index, "input_image") };
+    const path = isAbsolute(first) ? first : resolve(dirname(file), first);
+    if (!existsSync(path)) missing.push({ index, path });
+    return { prompt: prompt.trim(), sourceImage: path };
   });
+  if (missing.length > 0) {
+    const first = missing[0] as { index: number; path: string };
+    throw new DatasetError(
+      `${file}: ${missing.length} of ${items.length} items name input images that are not on disk (first: item ${first.index}, ${first.path})`,
+      {
+        file,
+        line: first.index,
+        field: "input_image",
+        hint: `extract the dataset's *_part_N.tar files into ${dirname(file)} (e.g. for f in ${dirname(file)}/*_part_*.tar; do tar -xf "$f" -C ${dirname(file)}; done)`,
+      },
+    );
+  }
+  return rows;
 }

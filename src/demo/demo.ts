@@ -27,11 +27,9 @@ import { induceRubrics } from "../rubrics/induce.js";
 import { type LoadedRubric, loadRubric, saveRubric } from "../rubrics/rubric.js";
 import { type Bridge, createBridge } from "../runtime/bridge.js";
 import { packageRoot } from "../runtime/python.js";
-import type { TrainProgress } from "../train/progress.js";
 import { writeTrainReport } from "../train/report/index.js";
-import type { PairJudge } from "../train/reward-service.js";
 import { latestLora, type RunPaths, runStamp } from "../train/run-dir.js";
-import { type TrainResult, train } from "../train/train.js";
+import { type TrainProgress, type TrainResult, train } from "../train/train.js";
 import { type WinrateResult, winrate } from "../train/winrate.js";
 import { escapeHtml } from "../util/html.js";
 import { openVlm } from "../vlm/client.js";
@@ -56,7 +54,8 @@ export interface DemoOptions {
   /** Held-out labelled pairs generated for the judge evaluation (default 16). */
   heldoutPairs?: number;
   /**
-   * Also train a control run with the judge's verdicts reversed (same config, seeds and updates) and
+   * Also train a control run with the judge's verdicts reversed (same config, judge, reward scale,
+   * seeds and updates; only the direction of each verdict differs: `train({ reverseVerdicts })`) and
    * measure its win rate the same way (default true). Learning that comes from the judge moves the
    * two runs in opposite directions; drift that would happen under any judge does not.
    */
@@ -216,15 +215,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       "train",
       `RPO of the tiny FLUX (${tc.model.path}) under the induced rubric: ${tc.max_steps} updates on ${tc.distributed.nproc_per_node} CPU workers (torchrun, ${tc.distributed.backend})`,
     );
-    const trained: TrainResult = await train({
-      config: trainConfig,
-      runDir: join(dir, "train"),
-      vlm,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.killSignal ? { killSignal: options.killSignal } : {}),
-      ...(options.onTrainProgress ? { onProgress: options.onTrainProgress } : {}),
-      ...(options.onLog ? { onLog: options.onLog } : {}),
-    });
+    // The control (5b) makes this very call with reverseVerdicts: nothing else may differ.
+    const trainRun = (folder: string, reverseVerdicts: boolean): Promise<TrainResult> =>
+      train({
+        config: trainConfig,
+        runDir: join(dir, folder),
+        vlm,
+        reverseVerdicts,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.killSignal ? { killSignal: options.killSignal } : {}),
+        ...(options.onTrainProgress ? { onProgress: options.onTrainProgress } : {}),
+        ...(options.onLog ? { onLog: options.onLog } : {}),
+      });
+    const trained = await trainRun("train", false);
 
     // 5. win rate of the trained LoRA over the base model on held-out prompts
     const measure = async (lora: string, tag: string): Promise<NonNullable<DemoResult["winrate"]>> => {
@@ -260,18 +263,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     let controlPaths: RunPaths | null = null;
     if (options.control !== false && measured && !options.signal?.aborted) {
       stage("control", "control: the same training with the judge's verdicts reversed");
-      const reversed = reversedJudge(judgeWith(rubric), tc.rpo.win_reward, tc.rpo.lose_reward);
-      const run = await train({
-        config: trainConfig,
-        runDir: join(dir, "control"),
-        judge: reversed,
-        // Its eval points are measured by the real judge, so the two runs share one yardstick.
-        evalJudge: judgeWith(rubric),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.killSignal ? { killSignal: options.killSignal } : {}),
-        ...(options.onTrainProgress ? { onProgress: options.onTrainProgress } : {}),
-        ...(options.onLog ? { onLog: options.onLog } : {}),
-      });
+      const run = await trainRun("control", true);
       controlPaths = run.paths;
       const controlLora = latestLora(run.paths.checkpoints);
       control = {
@@ -350,20 +342,6 @@ function readPrompts(file: string): string[] {
   const prompts = parseTextPrompts(readFileSync(file, "utf8")).map((row) => row.prompt);
   if (prompts.length === 0) throw new ConfigError(`${file}: no prompts`, { hint: "one prompt per line" });
   return prompts;
-}
-
-/**
- * A judge whose decided verdicts are turned around: the rewards of a ranking are mirrored on the
- * reward scale (with two candidates, winner and loser swap). Ties, invalid and failed stay as they are.
- */
-export function reversedJudge(judge: PairJudge, win: number, lose: number): PairJudge {
-  return {
-    async compare(input) {
-      const verdict = await judge.compare(input);
-      if (verdict.outcome !== "decided") return verdict;
-      return { ...verdict, rewards: verdict.rewards.map((r) => win + lose - r) };
-    },
-  };
 }
 
 function relativeTo(file: string): string {

@@ -10,12 +10,12 @@ import {
   mcnemarFromOutcomes,
   pairedBootstrapDifference,
 } from "./stats.js";
-import type { JudgeLike } from "./types.js";
+import type { EvalJudge } from "./types.js";
 
 export interface CompareVariant {
   /** Row label, e.g. "direct", "+ARR", "k=10". */
   name: string;
-  judge: JudgeLike;
+  judge: EvalJudge;
 }
 
 export interface CompareOptions extends Omit<EvaluateOptions, "judge" | "variant"> {

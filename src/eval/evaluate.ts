@@ -6,9 +6,22 @@
  * measured rather than averaged away inside the judge. The headline accuracy is the mean over the
  * orders, as in the paper's Table 2 ("Avg" equals the Table 1 figure). Ties, invalid replies and
  * failed calls count as wrong and stay in the denominator.
+ *
+ * Items built from pairwise human labels (EditReward-Bench: `comparisons`) are read both ways the
+ * benchmark is: per comparison (each label scored on its own, a tie is its own outcome, as the
+ * benchmark's scripts score) and per group (every comparison of the item right). A group whose
+ * labels admit no order (no `labelRank`) enters the per-comparison figure only, and is counted.
  */
 import { JUDGE_DEFAULTS } from "../config/schema.js";
+import type { PairwiseLabel } from "../data/pairs.js";
 import { AbortError, ArrError, DatasetError, ImageError, VlmError } from "../errors.js";
+import {
+  identityPermutation,
+  isPermutation,
+  reversedPermutation,
+  sameRanking,
+  toCallerOrder,
+} from "../judge/orders.js";
 import { mapLimited } from "../util/map-limited.js";
 import { callCost } from "../vlm/usage.js";
 import { type BootstrapOptions, bootstrapInterval, type Interval, meanAt } from "./stats.js";
@@ -18,12 +31,13 @@ import type {
   EvalUsage,
   EvaluateOptions,
   EvaluationResult,
+  EvalVerdict,
   ItemResult,
   OrderOutcome,
   OrderSummary,
+  PairwiseSummary,
   PresentationOrder,
   SkippedItem,
-  VerdictLike,
 } from "./types.js";
 
 export type * from "./types.js";
@@ -32,14 +46,29 @@ export const ALL_ORDERS: readonly PresentationOrder[] = ["forward", "reverse"];
 
 /** Candidate permutation of an order: element j is the original index shown in position j. */
 export function orderPermutation(order: PresentationOrder, n: number): number[] {
-  const identity = Array.from({ length: n }, (_, i) => i);
-  return order === "forward" ? identity : identity.reverse();
+  return order === "forward" ? identityPermutation(n) : reversedPermutation(n);
 }
 
-type LabelCheck = { ok: true; label: number[] } | { ok: false; excluded: boolean; reason: string };
+type LabelCheck = { ok: true; label: number[] | null } | { ok: false; excluded: boolean; reason: string };
 
-/** A label must be a strict ranking (a permutation of 1..N) aligned with the images. */
+/**
+ * A label must be a strict ranking (a permutation of 1..N) aligned with the images; items with
+ * pairwise labels are scored on those, so their order may hold ties or be missing (inconsistent).
+ */
 export function checkLabel(pair: EvalPair): LabelCheck {
+  if (pair.comparisons && pair.comparisons.length > 0) {
+    const n = pair.images.length;
+    const bad = pair.comparisons.find(
+      (c) => c.a === c.b || [c.a, c.b].some((i) => !Number.isInteger(i) || i < 0 || i >= n),
+    );
+    if (bad)
+      return {
+        ok: false,
+        excluded: false,
+        reason: `comparison ${JSON.stringify(bad)} names no two of the ${n} candidates`,
+      };
+    return { ok: true, label: pair.labelRank ?? null };
+  }
   const label = pair.labelRank;
   if (!label || label.length === 0) return { ok: false, excluded: false, reason: "missing human label" };
   if (label.length !== pair.images.length) {
@@ -62,42 +91,92 @@ export function checkLabel(pair: EvalPair): LabelCheck {
   return { ok: true, label };
 }
 
-function isPermutation(rank: readonly number[], n: number): boolean {
-  if (rank.length !== n) return false;
-  const seen = new Set(rank);
-  return seen.size === n && rank.every((r) => Number.isInteger(r) && r >= 1 && r <= n);
+/**
+ * The relation a verdict predicts between two candidates: from a decided ranking, or "=" when the
+ * verdict is a tie (a judge's tie matches a tie label); null when there is no usable verdict.
+ */
+function predictedRelation(
+  outcome: OrderOutcome["outcome"],
+  rank: readonly number[] | null,
+  c: PairwiseLabel,
+) {
+  if (outcome === "tie") return "=";
+  if (!rank) return null;
+  const [a, b] = [rank[c.a] as number, rank[c.b] as number];
+  return a < b ? ">" : a > b ? "<" : "=";
 }
 
 /** Maps a verdict on permuted candidates back to the dataset's candidate order and scores it. */
 export function scoreVerdict(
-  verdict: VerdictLike,
+  verdict: Pick<EvalVerdict, "outcome" | "ranking">,
   permutation: readonly number[],
-  label: readonly number[],
-): Pick<OrderOutcome, "outcome" | "predictedRank" | "correct"> {
-  if (verdict.outcome !== "decided" || !verdict.ranking) {
-    return { outcome: verdict.outcome, predictedRank: null, correct: false };
+  label: readonly number[] | null,
+  comparisons?: readonly PairwiseLabel[],
+): Pick<OrderOutcome, "outcome" | "predictedRank" | "correct" | "comparisonsCorrect"> {
+  let outcome: OrderOutcome["outcome"] = verdict.outcome;
+  let predicted: number[] | null = null;
+  if (verdict.outcome === "decided" && verdict.ranking) {
+    if (isPermutation(verdict.ranking, permutation.length))
+      predicted = toCallerOrder(verdict.ranking, permutation);
+    else outcome = "invalid";
+  } else if (verdict.outcome === "decided") outcome = "invalid";
+  if (comparisons && comparisons.length > 0) {
+    const right = comparisons.filter((c) => predictedRelation(outcome, predicted, c) === c.relation).length;
+    // Per group: every comparison right; a group without an order (inconsistent) is never "right".
+    return {
+      outcome,
+      predictedRank: predicted,
+      correct: label !== null && right === comparisons.length,
+      comparisonsCorrect: right,
+    };
   }
-  if (!isPermutation(verdict.ranking, permutation.length)) {
-    return { outcome: "invalid", predictedRank: null, correct: false };
-  }
-  const predicted = new Array<number>(permutation.length);
-  permutation.forEach((original, position) => {
-    predicted[original] = verdict.ranking?.[position] as number;
-  });
-  const correct = predicted.every((r, i) => r === label[i]);
-  return { outcome: "decided", predictedRank: predicted, correct };
+  const correct = predicted !== null && label !== null && sameRanking(predicted, label);
+  return { outcome, predictedRank: predicted, correct };
 }
 
 function emptyInterval(level: number): Interval {
   return { low: Number.NaN, high: Number.NaN, level };
 }
 
-/** Accuracy, intervals and rates over a set of item results. Pure. */
+/** Both readings of pairwise-labelled items; undefined when no item has pairwise labels. */
+export function summarizePairwise(items: readonly ItemResult[]): PairwiseSummary | undefined {
+  const labelled = items.filter((it) => it.comparisons && it.comparisons.length > 0);
+  if (labelled.length === 0) return undefined;
+  let comparisons = 0;
+  let comparisonsCorrect = 0;
+  let groups = 0;
+  let groupsCorrect = 0;
+  for (const it of labelled) {
+    for (const o of it.orders) {
+      comparisons += it.comparisons?.length ?? 0;
+      comparisonsCorrect += o.comparisonsCorrect ?? 0;
+      if (it.labelRank === null) continue;
+      groups++;
+      if (o.correct) groupsCorrect++;
+    }
+  }
+  return {
+    comparisons,
+    comparisonsCorrect,
+    comparisonAccuracy: comparisons === 0 ? Number.NaN : comparisonsCorrect / comparisons,
+    groups: labelled.filter((it) => it.labelRank !== null).length,
+    groupsCorrect,
+    groupAccuracy: groups === 0 ? Number.NaN : groupsCorrect / groups,
+    inconsistentGroups: labelled.filter((it) => it.labelRank === null).length,
+  };
+}
+
+/**
+ * Accuracy, intervals and rates over a set of item results. Pure. Items without an order (an
+ * inconsistent pairwise group) are left out of these per-item figures and counted in `pairwise`.
+ */
 export function summarize(
-  items: readonly ItemResult[],
+  all: readonly ItemResult[],
   orders: readonly PresentationOrder[],
   bootstrap: BootstrapOptions = {},
 ): AccuracySummary {
+  const items = all.filter((it) => it.labelRank !== null);
+  const pairwise = summarizePairwise(all);
   const level = bootstrap.level ?? 0.95;
   const n = items.length;
   const scores = Float64Array.from(items, (it) => it.score);
@@ -146,6 +225,7 @@ export function summarize(
     tieRate: judgements === 0 ? Number.NaN : ties / judgements,
     invalidRate: judgements === 0 ? Number.NaN : invalid / judgements,
     flipRate,
+    ...(pairwise ? { pairwise } : {}),
   };
 }
 
@@ -186,7 +266,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
 
   // 1. validate labels up front: a bad item fails before any money is spent.
   const seen = new Set<string>();
-  const valid: { pair: EvalPair; label: number[] }[] = [];
+  const valid: { pair: EvalPair; label: number[] | null }[] = [];
   for (const pair of options.pairs) {
     if (seen.has(pair.id)) {
       throw new DatasetError(`${where}: duplicate item id "${pair.id}"`, {
@@ -233,7 +313,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
   };
 
   const runOne = async (task: (typeof tasks)[number]): Promise<void> => {
-    const { pair, label } = valid[task.itemIndex] as { pair: EvalPair; label: number[] };
+    const { pair, label } = valid[task.itemIndex] as { pair: EvalPair; label: number[] | null };
     if (badImages.has(task.itemIndex)) return;
     const permutation = orderPermutation(task.order, pair.images.length);
     let outcome: OrderOutcome;
@@ -242,14 +322,13 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         id: `${pair.id}:${task.order}`,
         task: pair.task,
         prompt: pair.prompt,
-        ...(pair.sourceImage ? { sourceImage: pair.sourceImage } : {}),
+        ...(pair.sourceImages?.length ? { sourceImages: pair.sourceImages } : {}),
         candidates: permutation.map((i) => pair.images[i] as string),
         order: "single",
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      const scored = scoreVerdict(verdict, permutation, label);
-      const promptTokens = verdict.usage?.promptTokens ?? 0;
-      const completionTokens = verdict.usage?.completionTokens ?? 0;
+      const scored = scoreVerdict(verdict, permutation, label, pair.comparisons);
+      const { promptTokens, completionTokens } = verdict.usage;
       if (verdict.cached) usage.cacheHits++;
       else {
         usage.calls++;
@@ -257,9 +336,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         usage.completionTokens += completionTokens;
         usage.cost += callCost({ promptTokens, completionTokens }, options.price);
       }
-      model ??= verdict.model ?? null;
-      rubricHash ??= verdict.rubricHash ?? null;
-      const first = verdict.orders?.[0];
+      model ??= verdict.model;
+      rubricHash ??= verdict.rubricHash;
+      const first = verdict.orders[0];
       outcome = {
         order: task.order,
         permutation,
@@ -267,10 +346,10 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         reason: verdict.reason,
         raw: first?.raw ?? null,
         error: first?.error ?? null,
-        cached: verdict.cached ?? false,
+        cached: verdict.cached,
         promptTokens,
         completionTokens,
-        latencyMs: verdict.latencyMs ?? 0,
+        latencyMs: verdict.latencyMs,
       };
     } catch (error) {
       if (isFatal(error)) throw error;
@@ -328,9 +407,10 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         id: pair.id,
         task: pair.task,
         prompt: pair.prompt,
-        ...(pair.sourceImage ? { sourceImage: pair.sourceImage } : {}),
+        ...(pair.sourceImages?.length ? { sourceImages: pair.sourceImages } : {}),
         images: pair.images,
         labelRank: label,
+        ...(pair.comparisons ? { comparisons: pair.comparisons } : {}),
         ...(pair.category ? { category: pair.category } : {}),
         ...(pair.meta ? { meta: pair.meta } : {}),
         orders: outcomes[i] as OrderOutcome[],

@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
-import { isUrl } from "../data/pairs.js";
+import { isUrl } from "../data/records.js";
 import { escapeHtml } from "../util/html.js";
 import type { ComparisonResult } from "./compare.js";
 import type { AccuracySummary, EvaluationResult, ItemResult, OrderOutcome } from "./evaluate.js";
@@ -26,8 +26,8 @@ export interface ReportInput {
   /** Rubric per variant name. */
   rubrics?: Record<string, VariantRubric | null>;
   title?: string;
-  /** Dataset file and format, shown in the header. */
-  dataset?: { file: string; format: string };
+  /** Dataset file and format, shown in the header, with the reader's counts (e.g. multi-image responses). */
+  dataset?: { file: string; format: string; notes?: Record<string, number> };
   /** Longest thumbnail side in pixels (default 192). */
   thumbSize?: number;
 }
@@ -94,6 +94,36 @@ const SUMMARY_HEAD = [
   "Flips %",
 ];
 
+/** Per-comparison and per-group accuracy side by side, overall and per category (subset). */
+function pairwiseTable(results: readonly EvaluationResult[]): string {
+  const rows: string[] = [];
+  for (const r of results) {
+    const entries: [string, AccuracySummary][] = [["all", r.summary], ...Object.entries(r.categories)];
+    for (const [name, s] of entries) {
+      const p = s.pairwise;
+      if (!p) continue;
+      const cells = [
+        escapeHtml(`${r.variant} — ${name}`),
+        String(p.comparisons),
+        `<b>${pct(p.comparisonAccuracy)}</b>`,
+        String(p.groups),
+        `<b>${pct(p.groupAccuracy)}</b>`,
+        String(p.inconsistentGroups),
+      ];
+      rows.push(`<tr>${cells.map((c) => `<td>${c}</td>`).join("")}</tr>`);
+    }
+  }
+  if (rows.length === 0) return "";
+  return `<h2>Pairwise labels: per comparison and per group</h2>
+<p>Per comparison: each human comparison scored on its own, a tie its own outcome (the benchmark's own scoring); counted once per order. Per group: every comparison of the group right, over groups with a consistent order. Inconsistent groups (cyclic labels) enter the per-comparison figure only.</p>
+<table><tr><th>Judge — subset</th><th>Comparisons</th><th>Per comparison %</th><th>Groups</th><th>Per group %</th><th>Inconsistent groups</th></tr>${rows.join("")}</table>`;
+}
+
+function comparisonText(item: ItemResult): string {
+  const letter = (i: number) => String.fromCharCode(65 + i);
+  return (item.comparisons ?? []).map((c) => `${letter(c.a)}${c.relation}${letter(c.b)}`).join(", ");
+}
+
 function img(src: string | null, path: string, label: string): string {
   const body = src
     ? `<img src="${escapeHtml(src)}" alt="${escapeHtml(label)}">`
@@ -125,10 +155,19 @@ async function renderCard(
   const disagree = perVariant.some((v) => v.item.disagreement);
   const flip = perVariant.some((v) => v.item.orderFlip);
   const figures: string[] = [];
-  if (first.sourceImage) figures.push(img(await thumbs(first.sourceImage), first.sourceImage, "source"));
+  const sources = first.sourceImages ?? [];
+  for (const [i, path] of sources.entries())
+    figures.push(img(await thumbs(path), path, sources.length > 1 ? `source ${i + 1}` : "source"));
   for (const [i, path] of first.images.entries()) {
-    const best = first.labelRank[i] === 1 ? " ★ human choice" : "";
-    figures.push(img(await thumbs(path), path, `Image ${i + 1} (human rank ${first.labelRank[i]})${best}`));
+    const rank = first.labelRank?.[i];
+    const best = rank === 1 ? " ★ human choice" : "";
+    figures.push(
+      img(
+        await thumbs(path),
+        path,
+        `Image ${i + 1} (human rank ${rank ?? "none: inconsistent labels"})${best}`,
+      ),
+    );
   }
   const verdicts = perVariant
     .map(
@@ -143,7 +182,7 @@ async function renderCard(
   return `<article class="card" data-disagree="${disagree ? 1 : 0}" data-flip="${flip ? 1 : 0}">
 <header><code>${escapeHtml(id)}</code>${first.category ? ` <span class="cat">${escapeHtml(first.category)}</span>` : ""} ${tags}</header>
 <p class="prompt">${escapeHtml(first.prompt)}</p>
-<p class="label">human label: ${rankText(first.labelRank)}</p>
+<p class="label">human label: ${first.labelRank ? rankText(first.labelRank) : "no order (inconsistent pairwise labels)"}${first.comparisons ? ` <small>(comparisons ${escapeHtml(comparisonText(first))}; A = Image 1)</small>` : ""}</p>
 <div class="images">${figures.join("")}</div>
 <div class="verdicts">${verdicts}</div>
 </article>`;
@@ -216,8 +255,12 @@ export async function renderReportHtml(
     });
     cards.push(await renderCard(id, perVariant, thumbs));
   }
+  const notes = Object.entries(input.dataset?.notes ?? {})
+    .filter(([, n]) => n > 0)
+    .map(([what, n]) => `${escapeHtml(what)}: ${n}`)
+    .join("; ");
   const ds = input.dataset
-    ? `<p>dataset <code>${escapeHtml(input.dataset.file)}</code> (${escapeHtml(input.dataset.format)})</p>`
+    ? `<p>dataset <code>${escapeHtml(input.dataset.file)}</code> (${escapeHtml(input.dataset.format)})${notes ? ` — ${notes}` : ""}</p>`
     : "";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -225,7 +268,7 @@ export async function renderReportHtml(
 <body><h1>${escapeHtml(title)}</h1>${ds}
 <p>Each item is judged in every listed order (forward = as given, reverse = candidates reversed); Avg is the mean over orders. Ties, invalid replies and failed calls count as wrong. Intervals: percentile bootstrap over items.</p>
 <h2>Summary</h2><table><tr>${head.map((h) => `<th>${h}</th>`).join("")}</tr>${rows}</table>
-${comparison}${categories}${rubricBlocks}
+${pairwiseTable(results)}${comparison}${categories}${rubricBlocks}
 <h2>Items</h2>
 <div id="controls"><label>Show <select id="filter"><option value="all">all items</option><option value="disagree">disagreements with the human label</option><option value="flip">order flips</option></select></label> — <span id="shown">${cards.length}</span> of ${cards.length}</div>
 <main id="cards">${cards.join("\n")}</main>

@@ -1,13 +1,13 @@
 /**
- * The shapes of evaluation. What it needs from the rest of the SDK are structural subsets of the
- * contracts in docs/ARCHITECTURE.md (PreferencePair, Judge.compare, Verdict), so a real `Judge`
- * from `createJudge()` fits, and tests can pass a tiny fake without a VLM; then its options and
- * what it returns (re-exported by evaluate.ts).
+ * The shapes of evaluation. The judge it calls is the judge's own `Comparer` narrowed to the verdict
+ * fields evaluation reads, so a real `Judge` from `createJudge()` fits, and tests can pass a small
+ * fake without a VLM; then its options and what it returns (re-exported by evaluate.ts).
  */
+
 import type { Price } from "../config/schema.js";
-import type { PreferencePair } from "../data/pairs.js";
+import type { PairwiseLabel, PreferencePair } from "../data/pairs.js";
 import type { SkippedItem } from "../data/records.js";
-import type { TokenUsage } from "../vlm/usage.js";
+import type { Comparer, Verdict } from "../judge/types.js";
 import type { BootstrapOptions, Interval } from "./stats.js";
 
 /** One labelled comparison: evaluation reads the same pairs the judge and induction do. */
@@ -15,35 +15,14 @@ export type EvalPair = PreferencePair;
 
 export type { SkippedItem };
 
-/** The part of a judge verdict evaluation reads (a subset of `Verdict`). */
-export interface VerdictLike {
-  outcome: "decided" | "tie" | "invalid";
-  /** Rank per candidate in the order the candidates were passed, 1 = best; null unless decided. */
-  ranking: number[] | null;
-  reason: string;
-  usage?: TokenUsage | null;
-  cached?: boolean;
-  latencyMs?: number;
-  model?: string;
-  rubricHash?: string | null;
-  /** Raw replies per presentation order, kept for the report. */
-  orders?: ReadonlyArray<{ raw?: string | null; error?: string | null }>;
-}
+/** What evaluation reads of a verdict. */
+export type EvalVerdict = Pick<
+  Verdict,
+  "outcome" | "ranking" | "reason" | "usage" | "cached" | "latencyMs" | "model" | "rubricHash" | "orders"
+>;
 
-/** What evaluation calls on a judge (a subset of `Judge`). */
-export interface JudgeLike {
-  compare(input: {
-    /** Item id, for the judge's logs and cache. */
-    id?: string;
-    /** Picks the judge template (edits show the source image). */
-    task?: "t2i" | "edit";
-    prompt: string;
-    sourceImage?: string;
-    candidates: string[];
-    order?: "single" | "swap" | "random";
-    signal?: AbortSignal;
-  }): Promise<VerdictLike>;
-}
+/** What evaluation needs of a judge: `compare`, answering with an `EvalVerdict`. */
+export type EvalJudge = Comparer<keyof EvalVerdict>;
 
 export type PresentationOrder = "forward" | "reverse";
 
@@ -57,7 +36,7 @@ export interface EvaluateProgress {
 
 export interface EvaluateOptions {
   /** The judge under test; its order policy is overridden with `single` for every call. */
-  judge: JudgeLike;
+  judge: EvalJudge;
   /** Labelled items; ids must be unique. */
   pairs: readonly EvalPair[];
   /** Presentation orders to judge (default both). */
@@ -89,7 +68,10 @@ export interface OrderOutcome {
   outcome: "decided" | "tie" | "invalid" | "error";
   /** Predicted rank per candidate in the dataset's order (1 = best); null unless decided. */
   predictedRank: number[] | null;
+  /** Per item (per group for pairwise-labelled items: every comparison right). */
   correct: boolean;
+  /** Pairwise-labelled items: how many of the item's comparisons this judgement got right. */
+  comparisonsCorrect?: number;
   reason: string;
   raw: string | null;
   error: string | null;
@@ -108,9 +90,12 @@ export interface ItemResult {
   id: string;
   task: "t2i" | "edit";
   prompt: string;
-  sourceImage?: string;
+  sourceImages?: string[];
   images: string[];
-  labelRank: number[];
+  /** The human order, 1 = best (ties share a rank); null for a group whose pairwise labels admit none. */
+  labelRank: number[] | null;
+  /** The pairwise human labels, when the item was built from them (EditReward-Bench). */
+  comparisons?: PairwiseLabel[];
   category?: string;
   meta?: Record<string, unknown>;
   /** One entry per requested order, in the order requested. */
@@ -148,6 +133,24 @@ export interface AccuracySummary {
   invalidRate: number;
   /** Share of items whose decided winners differ between orders; null with one order. */
   flipRate: number | null;
+  /** Items with pairwise labels only: both readings of the benchmark side by side. */
+  pairwise?: PairwiseSummary;
+}
+
+/** Per-comparison and per-group accuracy of pairwise-labelled items (EditReward-Bench). */
+export interface PairwiseSummary {
+  /** Comparisons x orders judged; every group's comparisons count, consistent or not. */
+  comparisons: number;
+  comparisonsCorrect: number;
+  /** Per comparison, a tie label its own outcome (how the benchmark's scripts score). */
+  comparisonAccuracy: number;
+  /** Groups with a consistent order (the per-group denominator, per order). */
+  groups: number;
+  groupsCorrect: number;
+  /** Per group: every comparison of the group right, over consistent groups and orders. */
+  groupAccuracy: number;
+  /** Groups whose pairwise labels admit no order (e.g. A>B, B>C, C>A): counted, never scored per group. */
+  inconsistentGroups: number;
 }
 
 export interface EvalUsage {

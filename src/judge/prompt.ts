@@ -3,7 +3,8 @@
  * version goes into every verdict and cache key, so change TEMPLATE_VERSION with any wording change.
  *
  * Layout of the single user message: every image first, each preceded by a text label
- * (`Image 1:` ...; for edits `Image BASE:` then `Edited Image 1:` ...), then one text part with
+ * (`Image 1:` ...; for edits `Image BASE:` (several sources: `Image BASE 1:`, `Image BASE 2:` ...)
+ * then `Edited Image 1:` ...), then one text part with
  * sections headed `### ...`. The rubric text sits between the line `### Rubrics` and the next
  * `###` heading, so the offline referee can find it. The last line spells out the JSON shape with
  * the literal key "rank" (servers without json_schema still see what to return).
@@ -34,11 +35,43 @@ export interface JudgePromptInput {
   prompt: string;
   /** The candidates (URLs or inline bytes), in presentation order. */
   candidates: readonly ImageRef[];
-  /** The edit's source image. */
-  source?: ImageRef | undefined;
+  /** The edit's source images, in the order the instruction refers to them. */
+  sources?: readonly ImageRef[];
   /** Rendered rubric text; null: judge without rubrics (the zero-shot baseline). */
   rubricText: string | null;
   taskDescription?: string | null;
+}
+
+/**
+ * The name of source image `i` (0-based) of `count`: "Image BASE" when there is one (the label
+ * every template has always used), "Image BASE 1", "Image BASE 2", ... when there are several.
+ */
+export function sourceName(i: number, count: number): string {
+  return count === 1 ? "Image BASE" : `Image BASE ${i + 1}`;
+}
+
+/** The text part before source image `i` of `count`. */
+export function sourceLabel(i: number, count: number, language: "en" | "zh"): string {
+  const name = sourceName(i, count);
+  if (language === "zh")
+    return count === 1 ? `${name}（编辑前的原图）:` : `${name}（编辑前的第 ${i + 1} 张原图）:`;
+  return count === 1
+    ? `${name} (original, before editing):`
+    : `${name} (original input ${i + 1} of ${count}):`;
+}
+
+/** The sentence saying what the source images are (edits only). */
+function sourceSentence(count: number, language: "en" | "zh"): string {
+  if (language === "zh") {
+    if (count === 0) return "未提供原图；请仅根据编辑指令评判。";
+    return count === 1
+      ? "Image BASE 是编辑前的原图，仅作参考，不是候选图像。"
+      : `Image BASE 1..${count} 是编辑前的 ${count} 张原图（按编辑指令提及的顺序：第一张图像、第二张图像……），仅作参考，不是候选图像。`;
+  }
+  if (count === 0) return "No base image is provided; judge the edits from the instruction alone.";
+  return count === 1
+    ? "Image BASE is the original image before editing. It is a reference, not a candidate."
+    : `Images BASE 1..${count} are the ${count} original input images, in the order the instruction refers to them ("the first image", "the second image", ...). They are references, not candidates.`;
 }
 
 /** The label shown before candidate `i` (0-based) in presentation order. */
@@ -68,12 +101,7 @@ function textEn(input: JudgePromptInput, n: number): string {
   if (input.rubricText != null) out.push("", "### Rubrics", input.rubricText.trim());
   out.push("", edit ? "### Edit instruction" : "### Prompt", input.prompt.trim());
   if (edit) {
-    out.push(
-      "",
-      input.source
-        ? "Image BASE is the original image before editing. It is a reference, not a candidate."
-        : "No base image is provided; judge the edits from the instruction alone.",
-    );
+    out.push("", sourceSentence(input.sources?.length ?? 0, "en"));
   }
   out.push(
     "",
@@ -106,12 +134,7 @@ function textZh(input: JudgePromptInput, n: number): string {
   if (input.rubricText != null) out.push("", "### Rubrics", input.rubricText.trim());
   out.push("", edit ? "### 编辑指令" : "### 提示词", input.prompt.trim());
   if (edit) {
-    out.push(
-      "",
-      input.source
-        ? "Image BASE 是编辑前的原图，仅作参考，不是候选图像。"
-        : "未提供原图；请仅根据编辑指令评判。",
-    );
+    out.push("", sourceSentence(input.sources?.length ?? 0, "zh"));
   }
   out.push(
     "",
@@ -136,14 +159,11 @@ function textZh(input: JudgePromptInput, n: number): string {
 export function buildJudgeMessages(input: JudgePromptInput): ChatMessage[] {
   const n = input.candidates.length;
   const parts: ContentPart[] = [];
-  if (input.task === "edit" && input.source) {
-    parts.push({
-      type: "text",
-      text:
-        input.language === "zh" ? "Image BASE（编辑前的原图）:" : "Image BASE (original, before editing):",
-    });
-    parts.push(imagePart(input.source));
-  }
+  const sources = input.task === "edit" ? (input.sources ?? []) : [];
+  sources.forEach((source, i) => {
+    parts.push({ type: "text", text: sourceLabel(i, sources.length, input.language) });
+    parts.push(imagePart(source));
+  });
   input.candidates.forEach((image, i) => {
     parts.push({ type: "text", text: `${candidateLabel(input.task, i, input.language)}:` });
     parts.push(imagePart(image));

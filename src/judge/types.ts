@@ -1,11 +1,11 @@
 /** The judge's public shapes: what a comparison takes, what a verdict holds, how a batch reports. */
-import type { ImageEncoding, JudgeConfig, Task } from "../config/schema.js";
+import type { ImageEncoding, JudgeConfig, OrderPolicy, Task } from "../config/schema.js";
 import type { VlmClient } from "../vlm/client.js";
 import type { ImageInput } from "../vlm/images.js";
 import type { TokenUsage, UsageMeter } from "../vlm/usage.js";
 import type { RewardScale } from "./reward.js";
 
-export type OrderPolicy = "single" | "swap" | "random";
+export type { OrderPolicy } from "../config/schema.js";
 
 export interface CompareInput {
   /** Echoed into the verdict (e.g. the pair id). */
@@ -14,6 +14,8 @@ export interface CompareInput {
   prompt: string;
   /** The edit's source image (makes the comparison an edit). */
   sourceImage?: ImageInput;
+  /** Several source images, in the order the instruction refers to them (takes precedence over `sourceImage`). */
+  sourceImages?: readonly ImageInput[];
   /** 2..N candidates; rankings and rewards are aligned with this order. */
   candidates: ImageInput[];
   /** Default: "edit" when a source image is given, else the config's task. */
@@ -101,11 +103,20 @@ export interface JudgeStats {
   reasks: number;
 }
 
-export interface Judge {
+/**
+ * The judge as a consumer sees it: `compare` alone, answering with the verdict fields `K` the
+ * consumer reads. Evaluation, the reward service, the win rate and rubric verification each name
+ * their subset (e.g. `Comparer<"outcome" | "winner">`), so a `Judge` from `createJudge()` fits all
+ * of them and a test can pass a small fake.
+ */
+export interface Comparer<K extends keyof Verdict = keyof Verdict> {
+  compare(input: CompareInput): Promise<Pick<Verdict, K>>;
+}
+
+export interface Judge extends Comparer {
   readonly model: string;
   readonly templateVersion: string;
   readonly meter: UsageMeter;
-  compare(input: CompareInput): Promise<Verdict>;
   /**
    * Compares many inputs with bounded concurrency, in input order. A comparison that fails outright
    * becomes an invalid verdict with `error`; a budget stop or cancellation rejects after the
@@ -128,4 +139,10 @@ export interface CreateJudgeOptions {
   meter?: UsageMeter;
   /** Rewards of the best and the worst candidate (default +1.0 / -0.1). */
   rewardScale?: RewardScale;
+  /**
+   * Reward the reversed ranking of every decided verdict: the judge of a control run, which differs
+   * from the real one only in the direction of its verdicts (same scale, tie and invalid policies).
+   * The verdict's `ranking` and `winner` still say what the judge answered.
+   */
+  reverseVerdicts?: boolean;
 }

@@ -52,7 +52,7 @@ export function forwardFlops(arch: DenoiserArch, seq: Sequence, loraParams: numb
 }
 
 export interface TransitionFlops {
-  /** The reference pass (LoRA scaled to zero, no grad); 0 when rpo.kl_beta is 0 (the trainer skips it). */
+  /** The reference pass (LoRA scaled to zero, no grad): run whatever rpo.kl_beta is (the kl_ref metric). */
   reference: number;
   /** The forward with grad. */
   forward: number;
@@ -68,11 +68,8 @@ export interface TransitionFlops {
 }
 
 /** One trained transition: reference pass + forward + (recompute) + backward, each at batch 1. */
-export function transitionFlops(
-  fwd: ForwardFlops,
-  options: { reference: boolean; checkpointing: boolean },
-): TransitionFlops {
-  const reference = options.reference ? fwd.total : 0;
+export function transitionFlops(fwd: ForwardFlops, options: { checkpointing: boolean }): TransitionFlops {
+  const reference = fwd.total;
   const recompute = options.checkpointing ? fwd.total : 0;
   const backward = fwd.linear + 2 * fwd.attention + 2 * fwd.lora;
   return {

@@ -94,7 +94,7 @@ export function judgeTextTokens(
     language: input.language,
     prompt: "x".repeat(ASSUMED_PROMPT_CHARS),
     candidates: Array.from({ length: input.candidates }, () => "image"),
-    source: input.sourceSize ? "image" : undefined,
+    sources: input.sourceSize ? ["image"] : [],
     rubricText: input.rubricText,
     taskDescription: input.taskDescription,
   });

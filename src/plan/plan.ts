@@ -144,10 +144,7 @@ export async function plan(options: PlanOptions): Promise<Plan> {
 
   // time
   const forward = forwardFlops(arch, seq, counted.lora.params);
-  const transition = transitionFlops(forward, {
-    reference: train.rpo.kl_beta > 0,
-    checkpointing: train.gradient_checkpointing,
-  });
+  const transition = transitionFlops(forward, { checkpointing: train.gradient_checkpointing });
   const encodePerPrompt = textEncodeFlops(family, byRole("text_encoder"), seq);
   const efficiency = resolveEfficiency(root, family, Math.max(height, width), options.efficiency);
   const update = updateWork({

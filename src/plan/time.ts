@@ -5,7 +5,7 @@
  * Per update, each GPU handles P = prompts_per_gpu x grad_accum prompts, with C candidates each:
  *   text encoding    P x encoder FLOPs
  *   sampling         P x C x S forwards                    (S = sampler.steps, one sample per forward)
- *   reference        P x C x T forwards                    (T = floor((S - 1) x timestep_fraction); 0 if kl_beta = 0)
+ *   reference        P x C x T forwards                    (T = floor((S - 1) x timestep_fraction); any kl_beta)
  *   training         P x C x T x (forward + recompute + backward)
  *   time             FLOPs / (bf16 peak x efficiency)
  * The VAE decode (once per candidate, under 1% of the transformer work at these sizes) and the
@@ -91,7 +91,7 @@ export function updateWork(u: UpdateInput): UpdateWork {
     trainedSteps: T,
     forwards: {
       sampling: samples * u.steps,
-      reference: u.transition.reference > 0 ? samples * T : 0,
+      reference: samples * T,
       training: samples * T,
     },
     flops,

@@ -78,10 +78,12 @@ async function decodeImages(req: ParsedRequest): Promise<RequestImages> {
       }
     }),
   );
+  // Several source images (multi-image edits): none is a candidate; preservation is measured
+  // against the first, the image the instruction edits ("the first image").
   const baseIndex = req.images.findIndex((i) => i.base);
   return {
     base: baseIndex >= 0 ? decoded[baseIndex] : undefined,
-    candidates: decoded.filter((_, i) => i !== baseIndex) as Pixels[],
+    candidates: decoded.filter((_, i) => !req.images[i]?.base) as Pixels[],
   };
 }
 

@@ -1,105 +1,25 @@
-import type { ImageEncoding, InductionConfig, JudgeConfig, Price } from "../config/schema.js";
+import type { ImageEncoding, InductionConfig, JudgeConfig } from "../config/schema.js";
 import type { PreferencePair } from "../data/pairs.js";
 import { AbortError, ArrError, DatasetError, RubricError, VlmError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
+import { sameRanking } from "../judge/orders.js";
 import { TEMPLATE_VERSION as JUDGE_TEMPLATE_VERSION } from "../judge/prompt.js";
 import { mapLimited } from "../util/map-limited.js";
 import type { VlmClient, VlmRequest } from "../vlm/client.js";
 import { prepareImage } from "../vlm/images.js";
-import type { TokenUsage } from "../vlm/usage.js";
 import { type AskContext, ask, type CallCache, type Tally } from "./call-cache.js";
 import { generationRequest, type PairImages, type RefinementFeedback, refinementRequest } from "./prompts.js";
-import {
-  criteriaRubric,
-  type InductionStats,
-  type JudgeRubric,
-  type PairFate,
-  type Provenance,
-  type RubricFile,
-  type UsageSummary,
-} from "./rubric.js";
+import { criteriaRubric, type InductionStats, type PairFate } from "./rubric.js";
 import { criteriaParser, dedupe, finish, startRun, structure } from "./run.js";
+import type {
+  InduceOptions,
+  InductionProgress,
+  InductionResult,
+  Verifier,
+  VerifierFactory,
+} from "./types.js";
 
-/** The part of a judge verdict verification reads (a subset of the judge's `Verdict`). */
-export interface VerificationVerdict {
-  outcome: "decided" | "tie" | "invalid";
-  ranking: number[] | null;
-  reason: string;
-  /** One entry per presentation order; `attempts` counts its requests (re-asks included, cached or not). */
-  orders: ReadonlyArray<{ attempts: number; cached: boolean }>;
-  cached: boolean;
-  usage: TokenUsage;
-  templateVersion?: string;
-}
-
-/** A judge conditioned on one candidate criteria set. */
-export interface Verifier {
-  compare(input: {
-    prompt: string;
-    sourceImage?: string;
-    candidates: string[];
-    signal?: AbortSignal;
-  }): Promise<VerificationVerdict>;
-}
-
-/**
- * Builds the verifying judge for a criteria set. `vlm` is a per-pair counting wrapper of the
- * induction client, so calls can be attributed to pairs.
- */
-export type VerifierFactory = (rubric: JudgeRubric, vlm: VlmClient) => Verifier;
-
-/** Progress events, in order: one per finished pair, then the structure stage. */
-export interface InductionProgress {
-  stage: "pairs" | "structure" | "done";
-  /** Pairs finished so far (of `total`). */
-  done: number;
-  total: number;
-  passed: number;
-  dropped: number;
-  failed: number;
-  /** The pair that just finished (stage "pairs"). */
-  pair?: PairFate;
-}
-
-export interface InduceOptions {
-  /** The VLM that writes criteria (and, through the judge, verifies them). */
-  vlm: VlmClient;
-  /** Labelled seed pairs (every pair needs a strict `labelRank`). */
-  pairs: PreferencePair[];
-  /** Induction settings (K, max_epochs, retries, categories, concurrency, language, task). */
-  config: InductionConfig;
-  /**
-   * Judge settings for blind verification (order policy, re-asks, cache dir). Used by the default
-   * verifier; ignored when `verifier` is given.
-   */
-  judge?: JudgeConfig;
-  /** Verifier override (default: `createJudge` from src/judge/judge.ts with `judge`). */
-  verifier?: VerifierFactory;
-  /** Image encoding for the induction calls and the default verifier. */
-  image: ImageEncoding;
-  /** Cache for generation/refinement/categorization calls (a directory, a cache, or null: off). */
-  cache?: CallCache | string | null;
-  /** Seed file path and sha256, recorded in provenance. */
-  seeds?: { file: string | null; sha256: string | null };
-  /** Price table for the cost in provenance (default: the client's meter's). */
-  price?: Price | null;
-  signal?: AbortSignal;
-  onProgress?: (event: InductionProgress) => void;
-  /** Clock for `created_at` (tests). */
-  now?: () => Date;
-}
-
-export interface InductionResult {
-  /** The rubric file to save (criteria never empty). */
-  rubric: RubricFile;
-  provenance: Provenance;
-  /** null for zero-shot. */
-  stats: InductionStats | null;
-  usage: UsageSummary;
-  /** The judge-facing text of the rubric and its hash. */
-  text: string;
-  hash: string;
-}
+export type { InduceOptions, InductionProgress, InductionResult, Verifier, VerifierFactory };
 
 /** A client that counts the requests it sends, keeping the wrapped client's meter and params. */
 function countingClient(vlm: VlmClient, counter: { sent: number }): VlmClient {
@@ -112,10 +32,6 @@ function countingClient(vlm: VlmClient, counter: { sent: number }): VlmClient {
       return vlm.complete(req);
     },
   };
-}
-
-function sameRanking(a: readonly number[] | null, b: readonly number[]): boolean {
-  return a !== null && a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** A label must be a strict ranking: ties can never be reproduced by a judge that may not tie. */
@@ -153,8 +69,7 @@ function checkPairs(pairs: PreferencePair[], task: InductionConfig["task"]): voi
 function defaultVerifierFactory(judge: JudgeConfig, image: ImageEncoding): VerifierFactory {
   return (rubric, vlm) => {
     // Pass the client's own meter so the judge does not charge a second one.
-    const j = createJudge({ vlm, config: judge, image, rubric, ...(vlm.meter ? { meter: vlm.meter } : {}) });
-    return { compare: (input) => j.compare(input) };
+    return createJudge({ vlm, config: judge, image, rubric, ...(vlm.meter ? { meter: vlm.meter } : {}) });
   };
 }
 
@@ -183,17 +98,18 @@ async function inducePair(
   let verifyCalls = 0;
   const judgeVlm = countingClient(options.vlm, judgeCounter);
   const labelRank = pair.labelRank as number[];
-  const [candidates, source] = await Promise.all([
+  const [candidates, sources] = await Promise.all([
     Promise.all(
       pair.images.map(async (img) => (await prepareImage(img, options.image, { signal: shared.signal })).url),
     ),
-    pair.sourceImage
-      ? prepareImage(pair.sourceImage, options.image, { role: "source", signal: shared.signal }).then(
-          (p) => p.url,
-        )
-      : Promise.resolve(undefined),
+    Promise.all(
+      (pair.sourceImages ?? []).map(
+        async (img) =>
+          (await prepareImage(img, options.image, { role: "source", signal: shared.signal })).url,
+      ),
+    ),
   ]);
-  const images: PairImages = source ? { source, candidates } : { candidates };
+  const images: PairImages = sources.length > 0 ? { sources, candidates } : { candidates };
   const base = {
     task: cfg.task,
     language: cfg.language,
@@ -236,7 +152,7 @@ async function inducePair(
       const sentBefore = judgeCounter.sent;
       const verdict = await shared.verifier(criteriaRubric(criteria), judgeVlm).compare({
         prompt: pair.prompt,
-        ...(pair.sourceImage ? { sourceImage: pair.sourceImage } : {}),
+        ...(pair.sourceImages?.length ? { sourceImages: pair.sourceImages } : {}),
         candidates: pair.images,
         signal: shared.signal,
       });

@@ -7,6 +7,7 @@
  * structured output the schema name never reaches the server (docs/ARCHITECTURE.md, VLM client).
  */
 import type { Task } from "../config/schema.js";
+import { sourceLabel, sourceName } from "../judge/prompt.js";
 import { type ChatMessage, type ContentPart, imagePart, type VlmRequest } from "../vlm/client.js";
 import { findJsonObject, stripThinking } from "../vlm/json-reply.js";
 import { renderCriteriaList } from "./rubric.js";
@@ -18,8 +19,8 @@ export type Language = "en" | "zh";
 
 /** The images of one pair, already encoded as URLs (data URLs or http). */
 export interface PairImages {
-  /** Source image of an edit ("Image BASE"); absent for text-to-image. */
-  source?: string;
+  /** Source images of an edit ("Image BASE", or "Image BASE 1", "Image BASE 2", ...); absent for text-to-image. */
+  sources?: string[];
   /** Candidates in the seed file's order. */
   candidates: string[];
 }
@@ -124,15 +125,23 @@ function criteriaJsonLine(count: number): string {
 const CATEGORIES_JSON_LINE =
   '{"categories": [{"theme": "<theme>", "tips": ["<tip>", "..."]}], "reason": "<one sentence>"}';
 
-/** Image parts, each after its label: "Image 1:", …; edits "Image BASE:" then "Edited Image k:". */
+/**
+ * Image parts, each after its label: "Image 1:", …; edits "Image BASE:" (several sources: the
+ * judge's "Image BASE 1:", ...) then "Edited Image k:".
+ */
 export function imageParts(task: Task, images: PairImages, language: Language): ContentPart[] {
   const parts: ContentPart[] = [];
   const edit = task === "edit";
-  if (edit && images.source) {
+  const sources = edit ? (images.sources ?? []) : [];
+  sources.forEach((url, i) => {
     const label =
-      language === "zh" ? "Image BASE（编辑前的原图）：" : "Image BASE (the original, before editing):";
-    parts.push({ type: "text", text: label }, imagePart(images.source));
-  }
+      sources.length > 1
+        ? sourceLabel(i, sources.length, language)
+        : language === "zh"
+          ? "Image BASE（编辑前的原图）："
+          : "Image BASE (the original, before editing):";
+    parts.push({ type: "text", text: label }, imagePart(url));
+  });
   images.candidates.forEach((url, i) => {
     const label = edit ? `Edited Image ${i + 1}:` : `Image ${i + 1}:`;
     parts.push({ type: "text", text: label }, imagePart(url));
@@ -156,10 +165,12 @@ function sampleLines(input: GenerationInput): string[] {
   const lines: string[] = [];
   if (input.task === "edit") {
     lines.push(zh ? `编辑指令：${input.prompt}` : `Edit instruction: ${input.prompt}`);
+    const count = input.images.sources?.length ?? 0;
+    const names = Array.from({ length: count }, (_, i) => sourceName(i, count)).join(", ");
     lines.push(
       zh
-        ? `是否提供原图：${input.images.source ? "是（Image BASE）" : "否"}`
-        : `Base image provided: ${input.images.source ? "yes (Image BASE)" : "no"}`,
+        ? `是否提供原图：${count > 0 ? `是（${names}）` : "否"}`
+        : `Base image provided: ${count > 0 ? `yes (${names})` : "no"}`,
     );
     if (input.editTags) lines.push(zh ? `编辑类型：${input.editTags}` : `Edit operation: ${input.editTags}`);
   } else {

@@ -6,7 +6,6 @@ import { setMaxListeners } from "node:events";
 import { VlmError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { type AskContext, ask, CallCache, type Parsed, Tally } from "./call-cache.js";
-import type { InduceOptions, InductionResult } from "./induce.js";
 import {
   type CriteriaParse,
   categorizationRequest,
@@ -15,6 +14,7 @@ import {
   parseCriteriaReply,
 } from "./prompts.js";
 import { type Provenance, type RubricFile, renderRubricText, rubricHash, type Theme } from "./rubric.js";
+import type { InduceOptions, InductionResult } from "./types.js";
 
 /** The `ask` parser of an `arr_criteria` reply with exactly `count` criteria. */
 export function criteriaParser(count: number): (text: string) => Parsed<string[]> {

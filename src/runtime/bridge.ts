@@ -18,7 +18,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { AbortError, BridgeError } from "../errors.js";
-import { pythonEnv, resolvePython } from "./python.js";
+import { pythonEnv, resolvePython, setupCommand } from "./python.js";
 
 /** Options for {@link createBridge}. */
 export interface BridgeOptions {
@@ -196,7 +196,7 @@ class BridgeImpl implements Bridge {
       throw new BridgeError(`Python (${this.python}) cannot import ${facadeModule}`, {
         pythonType: "ImportError",
         traceback: detail,
-        hint: "run `arr doctor`; if the runtime is missing, `npm run setup:python`",
+        hint: `run \`arr doctor\`; if the runtime is missing, \`${setupCommand()}\``,
         cause: error,
       });
     }

@@ -3,11 +3,11 @@
  * fixes it. Python is probed in a subprocess (not through the bridge): a broken interpreter or a torch
  * that crashes on import must become a line in the report, never a crash of the report itself.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { execa } from "execa";
 import type { Config, DistributedConfig, VlmConfig } from "../config/schema.js";
 import { ArrError } from "../errors.js";
-import { pyRuntimeDir, pythonEnv, resolvePython } from "./python.js";
+import { lockFile, pyRuntimeDir, pythonEnv, resolvePython, setupCommand } from "./python.js";
 
 /** What the Python probe reports (the facade's `versions()`); package versions are null when missing. */
 export interface PythonVersions {
@@ -64,7 +64,7 @@ export async function probePythonVersions(
     const tail = `${result.stderr ?? ""}`.trim().split("\n").slice(-3).join(" | ");
     throw new ArrError(
       `${pythonPath} could not run the version probe (${result.timedOut ? "timed out" : `exit ${result.exitCode}`}): ${tail}`,
-      { hint: "run `npm run setup:python`, or point ARR_PYTHON at a working Python >= 3.10" },
+      { hint: `run \`${setupCommand()}\`, or point ARR_PYTHON at a working Python >= 3.10` },
     );
   }
   try {
@@ -132,8 +132,6 @@ function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
-const VENV_SETUP = "npm run setup:python";
-
 /**
  * A warning when a config starts more workers per node than there are GPUs. CPU-only machines run
  * their workers on the CPU (gloo), so there it only warns when the config asks for nccl.
@@ -156,11 +154,11 @@ export function workersCheck(distributed: DistributedConfig, gpus: number): Doct
   };
 }
 
-/** The install command for the interpreter in use: the venv's setup, or pip into ARR_PYTHON's. */
+/** The install command for the interpreter in use: `arr setup`, or pip into ARR_PYTHON's. */
 function setupFix(source: string | null, python: string | null): string {
   return source === "ARR_PYTHON"
-    ? `${python ?? "$ARR_PYTHON"} -m pip install -r ${join(pyRuntimeDir(), "requirements.lock")} (or unset ARR_PYTHON and run ${VENV_SETUP})`
-    : VENV_SETUP;
+    ? `${python ?? "$ARR_PYTHON"} -m pip install -r ${lockFile()} (or unset ARR_PYTHON and run ${setupCommand()})`
+    : setupCommand();
 }
 
 async function checkEndpoint(
@@ -279,7 +277,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   };
 
   let versions: PythonVersions | null = null;
-  let setup = VENV_SETUP;
+  let setup = setupCommand();
   try {
     const selected = resolvePython(env);
     report.python.path = selected.path;
@@ -298,7 +296,10 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
           ? {}
           : {
               problem: "Python >= 3.10 is required",
-              fix: "set ARR_BASE_PYTHON=python3.11 and rerun `npm run setup:python`",
+              fix:
+                selected.source === "ARR_PYTHON"
+                  ? "point ARR_PYTHON at a Python >= 3.10"
+                  : `remove ${dirname(dirname(selected.path))} and run ${setupCommand("--python python3.11")} (any Python >= 3.10)`,
             }),
       });
     } catch (error) {
@@ -342,7 +343,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
           ? {}
           : {
               problem: versions.cuda_version ? "torch has CUDA but sees no GPU" : "this torch is a CPU build",
-              fix: "for GPU training install a CUDA build of torch 2.13.0 into the venv and rerun with ARR_KEEP_TORCH=1 npm run setup:python",
+              fix: `for GPU training on a machine with an NVIDIA driver: ${setupCommand("--torch cuda")}`,
             }),
       });
       checks.push({

@@ -45,8 +45,14 @@ export const WorkerConfigSchema = TrainSchema.omit({
     rpo: RpoSchema.omit({ win_reward: true, lose_reward: true }),
     // One scheduler exists; the workers implement it.
     optim: OptimSchema.omit({ scheduler: true }),
-    // World size, nodes and rendezvous are torchrun's arguments (src/runtime/torchrun.ts).
-    distributed: DistributedSchema.pick({ strategy: true, backend: true }),
+    // World size and rendezvous are torchrun's arguments (src/runtime/torchrun.ts); the node's rank
+    // orders the global ranks (node 0 holds rank 0) and says, with shared_run_dir, who writes what.
+    distributed: DistributedSchema.pick({
+      strategy: true,
+      backend: true,
+      node_rank: true,
+      shared_run_dir: true,
+    }),
     // The workers only sample the eval prompts at more seeds; every health rule runs in TypeScript.
     health: z.object({ diversity: DiversityHealthSchema.pick({ seeds: true }) }).strict(),
     service: z
@@ -85,7 +91,12 @@ export function workerConfig(config: Config & { train: TrainConfig }, run: Worke
     dataset: { shuffle: dataset.shuffle },
     rpo,
     optim,
-    distributed: { strategy: distributed.strategy, backend: distributed.backend },
+    distributed: {
+      strategy: distributed.strategy,
+      backend: distributed.backend,
+      node_rank: distributed.node_rank,
+      shared_run_dir: distributed.shared_run_dir,
+    },
     health: { diversity: { seeds: health.diversity.seeds } },
     service: { url: run.serviceUrl, token: null },
     run_dir: run.runDir,

@@ -8,7 +8,7 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Config } from "../config/schema.js";
-import type { SamplePrompt } from "../data/sample-prompts.js";
+import { checkGenevalPrompts, type SamplePrompt } from "../data/sample-prompts.js";
 import { ConfigError, DatasetError, UsageError } from "../errors.js";
 import { type Bridge, createBridge } from "./bridge.js";
 import { sampleRequest } from "./payload.js";
@@ -60,6 +60,7 @@ export async function sample(options: SampleOptions): Promise<SampleResult> {
     throw new UsageError(`images per prompt must be a positive integer, got ${perPrompt}`);
   }
   if (options.prompts.length === 0) throw new UsageError("no prompts to sample");
+  if (layout === "geneval") checkGenevalPrompts(options.prompts);
   const editing = train.model.family === "qwen-edit";
   const missing = options.prompts.findIndex((p) => editing && !p.sourceImage);
   if (missing >= 0) {

@@ -83,6 +83,8 @@ export function torchrunArgs(distributed: DistributedConfig, runJson: string, ru
       "--rdzv_backend=c10d",
       `--rdzv_endpoint=${distributed.rdzv_endpoint}`,
       `--rdzv_id=${runId}`,
+      // Node 0 hosts the rendezvous store: the run lives as long as the node that owns it.
+      `--rdzv_conf=is_host=${distributed.node_rank === 0 ? 1 : 0}`,
     );
   }
   args.push("-m", "autorubric_runtime.worker", "--config", runJson);

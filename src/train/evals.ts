@@ -13,7 +13,7 @@
 import { z } from "zod";
 import type { HealthFlagName } from "../config/schema.js";
 import type { Interval } from "../eval/stats.js";
-import type { PairJudge } from "./reward-service.js";
+import type { RewardJudge } from "./reward-service.js";
 import {
   type JudgedPair,
   judgeBothOrders,
@@ -121,7 +121,7 @@ export function evalScalars(record: EvalRecord): Record<string, number> {
  * The reward judge seen as a win-rate judge: the preferred candidate is the verdict's winner, or
  * (a judge that only gives rewards) the one with the highest reward.
  */
-export function winrateJudgeOf(judge: PairJudge): WinrateJudge {
+export function winrateJudgeOf(judge: RewardJudge): WinrateJudge {
   return {
     async compare(input) {
       const verdict = await judge.compare(input);

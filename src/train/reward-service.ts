@@ -15,6 +15,9 @@
  * bodies over 1 MiB with 413, and no request it refuses ever reaches the judge, so a flood of bad
  * requests can neither read files through the VLM nor fake an outage.
  *
+ * A multi-node run also serves what a joining node needs (`GET /v1/join`, src/train/join.ts) and
+ * takes the samples of nodes without the run directory (`PUT /v1/samples/<name>`, uploaded-samples.ts).
+ *
  * A worker group that starts (a new run, a `--resume`, or torchrun restarting a crashed group) posts
  * a `started` event; judgements still in flight from an earlier group are then no longer recorded,
  * since the updates they belong to are being redone.
@@ -27,30 +30,27 @@ import { networkInterfaces } from "node:os";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { JUDGE_DEFAULTS, ServiceSchema } from "../config/schema.js";
+import type { CompareInput, Verdict } from "../judge/types.js";
 import { refuseImages } from "./judged-images.js";
+import { BodyTooLarge, MAX_BODY_BYTES, parseBody as parseWith, readJson, send } from "./service-http.js";
+import { handleSampleUpload } from "./uploaded-samples.js";
+
+export { MAX_BODY_BYTES };
 
 export const PROTOCOL_VERSION = 1;
 
 /** What the service needs from a judge: compare a prompt's candidates, return outcome and rewards. */
-export interface PairJudge {
-  compare(input: {
-    prompt: string;
-    sourceImage?: string;
-    candidates: string[];
-    signal?: AbortSignal;
-    /** Presentation orders (the eval win rate asks for one order per call); a judge may ignore it. */
-    order?: "single" | "swap" | "random";
-  }): Promise<{
-    outcome: "decided" | "tie" | "invalid";
-    rewards: number[];
-    agreement: boolean | null;
-    cached: boolean;
-    usage?: { promptTokens: number; completionTokens: number };
-    /** Rank per candidate (1 = best) and the judge's reason, when the judge gives them. */
-    ranking?: number[] | null;
-    winner?: number | null;
-    reason?: string;
-  }>;
+/**
+ * The verdict's rank, winner and reason are optional: the service records them when the judge
+ * gives them (a stand-in judge may give only outcome and rewards).
+ */
+export interface RewardJudge {
+  compare(
+    input: CompareInput,
+  ): Promise<
+    Pick<Verdict, "outcome" | "rewards" | "agreement" | "cached"> &
+      Partial<Pick<Verdict, "ranking" | "winner" | "reason">>
+  >;
 }
 
 const SubmitSchema = z.object({
@@ -123,7 +123,7 @@ export interface ServiceStats {
 }
 
 export interface RewardServiceOptions {
-  judge: PairJudge;
+  judge: RewardJudge;
   /** Address to bind; loopback by default, 0.0.0.0 when workers on other nodes must reach it. */
   bind?: string;
   port?: number;
@@ -143,6 +143,13 @@ export interface RewardServiceOptions {
   onMetrics?: (metrics: WorkerMetrics) => void;
   onEvent?: (event: WorkerEvent) => void;
   onStop?: (reason: string) => void;
+  /**
+   * What `GET /v1/join` answers (a multi-node run: what a joining node needs, src/train/join.ts);
+   * absent, the route is 404; null while the run is still starting (503).
+   */
+  join?: () => unknown;
+  /** Where `PUT /v1/samples/<name>` stores the samples of nodes without the run directory; absent, 404. */
+  uploadDir?: string;
 }
 
 export interface RewardService {
@@ -164,7 +171,6 @@ interface Pending {
   waiters: Array<() => void>;
 }
 
-export const MAX_BODY_BYTES = 1 << 20;
 const MAX_WAIT_MS = 30_000;
 
 export async function startRewardService(options: RewardServiceOptions): Promise<RewardService> {
@@ -276,7 +282,7 @@ export async function startRewardService(options: RewardServiceOptions): Promise
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       if (error instanceof BodyTooLarge) {
-        send(res, 413, { error: `request body over ${MAX_BODY_BYTES} bytes` }, { close: true });
+        send(res, 413, { error: error.message }, { close: true });
         return;
       }
       send(res, 500, { error: error instanceof Error ? error.message : String(error) });
@@ -349,6 +355,12 @@ export async function startRewardService(options: RewardServiceOptions): Promise
       send(res, 204);
       return;
     }
+    if (options.uploadDir && (await handleSampleUpload(req, res, url.pathname, options.uploadDir))) return;
+    if (route === "GET /v1/join" && options.join) {
+      const info = options.join();
+      send(res, info === null ? 503 : 200, info ?? { error: "the run is starting; try again" });
+      return;
+    }
     if (route === "GET /v1/control") {
       send(res, 200, { protocol: PROTOCOL_VERSION, stop: stopReason !== null, reason: stopReason });
       return;
@@ -397,42 +409,6 @@ export function advertisedHost(
   return "127.0.0.1";
 }
 
-function send(res: ServerResponse, status: number, body?: unknown, options: { close?: boolean } = {}): void {
-  if (res.headersSent) return;
-  // A refused upload is not read to its end: the connection goes, not the rest of the body.
-  const close = options.close ? { connection: "close" } : {};
-  if (body === undefined) {
-    res.writeHead(status, close).end();
-    return;
-  }
-  res.writeHead(status, { "content-type": "application/json", ...close }).end(JSON.stringify(body));
-}
-
-class BodyTooLarge extends Error {}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return {};
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    return Symbol.for("invalid-json");
-  }
-}
-
 function parseBody<T extends z.ZodType>(schema: T, raw: unknown, res: ServerResponse): z.infer<T> | null {
-  const parsed = schema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const detail =
-    typeof raw === "symbol"
-      ? "body is not JSON"
-      : parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
-  send(res, 400, { error: `bad request for protocol v${PROTOCOL_VERSION}: ${detail}` });
-  return null;
+  return parseWith(schema, raw, res, PROTOCOL_VERSION);
 }

@@ -2,8 +2,11 @@
  * `train()`: RPO of an image generator, driven from TypeScript.
  *
  * 1. resolve the run directory (new, or an existing one for `resume`), the prompts and the rubric;
- * 2. start the judge (the configured VLM, or the offline referee) and the reward service on loopback;
- * 3. launch the Python workers with torchrun; they sample, submit pairs, train and checkpoint;
+ * 2. start the judge (the configured VLM, or the offline referee) and the reward service (loopback
+ *    unless `train.service.bind` says otherwise);
+ * 3. launch the Python workers with torchrun; they sample, submit pairs, train and checkpoint. With
+ *    `distributed.nnodes > 1` this is node 0, which owns the run: the service also answers the other
+ *    nodes' `arr train --join` (src/train/join.ts), and their workers judge and report through it;
  * 4. stream their metrics into metrics.jsonl and the progress line;
  * 5. on Ctrl-C or a judge outage, ask the workers to checkpoint and stop; on a worker crash, end the
  *    run with its traceback and the last good checkpoint (torchrun restarts a crashed group from it
@@ -15,7 +18,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config, TrainConfig } from "../config/schema.js";
 import { loadPromptDataset } from "../data/training-prompts.js";
-import { ConfigError, TrainingError } from "../errors.js";
+import { ConfigError, TrainingError, UsageError } from "../errors.js";
 import { createJudge } from "../judge/judge.js";
 import { type LoadedRubric, loadRubric } from "../rubrics/rubric.js";
 import { workerConfig } from "../runtime/payload.js";
@@ -25,13 +28,13 @@ import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
 import { openAuditJudge } from "./audit-judge.js";
 import { createEvalPoints, evalScalars, winrateJudgeOf } from "./evals.js";
-import type { RaisedFlag } from "./health/flags.js";
-import { assessEvalPoint, createHealthMonitor, readJudgements } from "./health/monitor.js";
-import type { TrainProgress } from "./progress.js";
+import type { HealthFlagName, RaisedFlag } from "./health/flags.js";
+import { assessEvalPoint, runHealth } from "./health/monitor.js";
+import { type JoinInfo, joinInfo } from "./join-info.js";
 import { writeTrainReport } from "./report/index.js";
 import {
   type JudgementRecord,
-  type PairJudge,
+  type RewardJudge,
   type ServiceStats,
   startRewardService,
 } from "./reward-service.js";
@@ -48,6 +51,29 @@ import {
 import { recordSession, rewindRecords } from "./run-records.js";
 import { type RunTrackers, startTrackers, trackerScalars } from "./tracking.js";
 
+/** What the controller reports after each optimizer update (the CLI's progress line shows it). */
+export interface TrainProgress {
+  update: number;
+  totalUpdates: number;
+  rewardMean: number | null;
+  /** The update's RPO loss, KL to the reference and fraction of clipped ratios (null if not reported). */
+  loss: number | null;
+  kl: number | null;
+  clipFraction: number | null;
+  judge: Readonly<ServiceStats>;
+  calls: number;
+  tokens: number;
+  /** VLM spending so far, in `currency` (the price table's). */
+  cost: number;
+  currency: string;
+  /** Seconds of the last update spent sampling, waiting for the judge, and updating. */
+  split: { sampling: number; judgeWait: number; update: number } | null;
+  /** Seconds the workers measured for this update (start-up excluded), when reported. */
+  stepSeconds: number | null;
+  /** Health flags that hold now (src/train/health/); empty when all is well. */
+  health: readonly HealthFlagName[];
+}
+
 export interface TrainOptions {
   /** The resolved config (from `loadConfig`). */
   config?: Config;
@@ -61,14 +87,20 @@ export interface TrainOptions {
   /** Aborting kills the workers at once (a second Ctrl-C). */
   killSignal?: AbortSignal;
   /** Judge override (tests inject a deterministic judge). Default: the config's VLM under its rubric. */
-  judge?: PairJudge;
+  judge?: RewardJudge;
+  /**
+   * Train a control run: every verdict of the run's judge rewards the reversed ranking, with the
+   * run's reward scale and policies (judge/reward.ts). Nothing else differs from a normal run, so
+   * learning that comes from the judge moves the two in opposite directions. Not with `judge`.
+   */
+  reverseVerdicts?: boolean;
   /**
    * Judge of the win rate over the base at each eval point (default: the reward judge). The demo's
    * control run trains on reversed verdicts but is measured by the real judge.
    */
-  evalJudge?: PairJudge;
+  evalJudge?: RewardJudge;
   /** Audit judge override (tests). Default: the one `judge.audit` names, if any. */
-  auditJudge?: PairJudge;
+  auditJudge?: RewardJudge;
   /**
    * An already opened VLM to judge with (e.g. the demo's referee, started once); the caller closes
    * it. Default: `openVlm(config)`, closed when the run ends.
@@ -76,6 +108,13 @@ export interface TrainOptions {
   vlm?: OpenedVlm;
   /** Create the new run exactly in this directory (it must not exist yet or be empty). */
   runDir?: string;
+  /**
+   * The reward service's bearer token (a multi-node run: the CLI passes ARR_JOIN_TOKEN, which the
+   * other nodes join with). Default: a random one.
+   */
+  serviceToken?: string;
+  /** A multi-node run: called with node 0's service URL once other nodes can join (`arr train --join URL`). */
+  onJoinable?: (url: string) => void;
   onProgress?: (progress: TrainProgress) => void;
   /** Worker log lines and controller notices. */
   onLog?: (line: string) => void;
@@ -99,10 +138,25 @@ export interface TrainResult {
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   // 1. run directory, prompts, rubric
+  if (options.judge && options.reverseVerdicts) {
+    throw new UsageError("train(): reverseVerdicts reverses the judge train() builds, not an injected one", {
+      hint: "build the injected judge with createJudge({ ..., reverseVerdicts: true }) instead",
+    });
+  }
   const opened = options.resume ? await openRunDir(options.resume) : null;
   const config = options.config ?? opened?.config;
   if (!config) throw new ConfigError("train() needs a config or a run directory to resume");
   const trainConfig = requireTrain(config);
+  const { distributed } = trainConfig;
+  if (distributed.node_rank !== 0) {
+    throw new ConfigError(
+      `train.distributed.node_rank is ${distributed.node_rank} on the node that starts the run`,
+      {
+        hint: "`arr train` starts a run on node 0; the other nodes join it with `arr train --join URL --node-rank N`",
+        path: "train.distributed.node_rank",
+      },
+    );
+  }
   const redacted = redactedPaths(config);
   if (redacted.length > 0) {
     throw new ConfigError(`the run's stored config has redacted values: ${redacted.join(", ")}`, {
@@ -130,7 +184,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // An injected VLM belongs to the caller; one opened here is closed here.
   const ownVlm = options.judge || options.vlm ? null : await openVlm(config, { meter });
   const vlm = options.judge ? null : (options.vlm ?? ownVlm);
-  const judge = options.judge ?? trainingJudge(config, rubric, vlm, meter);
+  const judge = options.judge ?? trainingJudge(config, rubric, vlm, meter, options.reverseVerdicts === true);
   const audit = options.auditJudge
     ? { judge: options.auditJudge, close: async () => {} }
     : await openAuditJudge(config, rubric, meter);
@@ -150,25 +204,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       service.requestStop(writeFailure);
     }
   };
-  const startedAt = performance.now();
-  let startUpdate: number | null = null;
   const log = (line: string) => options.onLog?.(line);
   // Started with the workers' first `started` event: a run whose workers fail while loading has no
   // tracker process to start and stop. Held in an object so `finally` sees the assignment.
   const tracking: { trackers: RunTrackers | null } = { trackers: null };
-  const health = createHealthMonitor({
+  const health = runHealth({
     health: trainConfig.health,
-    onRaise: (flag) => {
-      const stops = trainConfig.health.stop_on.includes(flag.flag);
-      log(
-        `health: ${flag.flag} at update ${flag.update}: ${flag.reason}${stops ? " (train.health.stop_on: stopping)" : ""}`,
-      );
-      if (stops) service.requestStop(`health flag ${flag.flag} at update ${flag.update}: ${flag.reason}`);
-    },
+    judgementsFile: paths.judgements,
+    log,
+    requestStop: (reason) => service.requestStop(reason),
   });
-  let healthSeeded = false;
   const evals = createEvalPoints({
-    judge: winrateJudgeOf(options.evalJudge ?? judge),
+    // A run trained on reversed verdicts (the demo's control) is measured by the real judge.
+    judge: winrateJudgeOf(
+      options.evalJudge ??
+        (options.reverseVerdicts ? trainingJudge(config, rubric, vlm, meter, false) : judge),
+    ),
     auditJudge: audit ? winrateJudgeOf(audit.judge) : null,
     onRecord: (judged) => {
       const record = { ...judged, health: assessEvalPoint(health, judged) };
@@ -181,8 +232,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     onLog: log,
   });
 
+  let joinable: JoinInfo | null = null;
+  const multiNode = distributed.nnodes > 1;
   const service = await startRewardService({
     judge,
+    ...(options.serviceToken ? { token: options.serviceToken } : {}),
+    ...(multiNode ? { join: () => joinable } : {}),
+    // Nodes without the run directory upload their samples into it (the judge reads them here).
+    ...(multiNode && !distributed.shared_run_dir ? { uploadDir: join(paths.samples, "uploaded") } : {}),
     bind: trainConfig.service.bind,
     port: trainConfig.service.port,
     concurrency: config.judge.concurrency,
@@ -215,13 +272,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         update: step,
         totalUpdates: trainConfig.max_steps,
         rewardMean: numberOrNull(metrics.reward_mean),
+        loss: numberOrNull(metrics.loss),
+        kl: numberOrNull(metrics.kl),
+        clipFraction: numberOrNull(metrics.clip_frac),
         judge: service.stats,
         calls: totals.calls,
         tokens: totals.totalTokens,
         cost: totals.cost,
+        currency: config.vlm?.price.currency ?? "USD",
         split: splitOf(metrics),
-        elapsed: (performance.now() - startedAt) / 1000,
-        startUpdate: startUpdate ?? 0,
+        stepSeconds: numberOrNull(metrics.time_step),
         health: healthNow.flags,
       });
     },
@@ -239,14 +299,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           fromUpdate = at;
         }
         updates = at;
-        startUpdate = at;
         // The updates after the checkpoint are redone: their rows are written again by the new group.
         rewindRecords(paths, at);
-        health.rewind(at);
-        // A resumed run's judge baseline is its first updates', read back once from judgements.jsonl.
-        if (!healthSeeded && at > 0)
-          for (const row of readJudgements(paths.judgements)) health.judgement(row);
-        healthSeeded = true;
+        health.started(at);
         evals.rewind(at);
         tracking.trackers ??= startTrackers({ config, paths, python: python.path, env, onLog: log });
         // TensorBoard drops what it had past the checkpoint too (a fresh run has nothing to drop).
@@ -266,11 +321,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     { runDir: paths.dir, promptsFile: paths.prompts, resume: opened !== null, serviceUrl: service.url },
   );
   await writeFile(paths.runJson, `${JSON.stringify(runJson, null, 2)}\n`);
+  if (multiNode) {
+    joinable = joinInfo({ runId, paths, distributed, worker: runJson });
+    options.onJoinable?.(service.url);
+  }
   const workers = launchWorkers({
     python: python.path,
     // The token travels in the environment, never in a file; the VLM's key stays here.
     env: { ...workerEnv(env, config.vlm?.api_key_env ?? null), ARR_SERVICE_TOKEN: service.token },
-    distributed: trainConfig.distributed,
+    distributed,
     runJson: paths.runJson,
     runId,
     cwd: paths.dir,
@@ -377,7 +436,8 @@ function trainingJudge(
   rubric: LoadedRubric | null,
   vlm: OpenedVlm | null,
   meter: UsageMeter,
-): PairJudge {
+  reverseVerdicts: boolean,
+): RewardJudge {
   if (!vlm) {
     throw new ConfigError(
       "training needs a judge: set the vlm section (or use the tiny-cpu preset's referee)",
@@ -394,6 +454,7 @@ function trainingJudge(
     ...(config.train
       ? { rewardScale: { win: config.train.rpo.win_reward, lose: config.train.rpo.lose_reward } }
       : {}),
+    reverseVerdicts,
   });
 }
 

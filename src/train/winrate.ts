@@ -3,14 +3,17 @@
  * same seeds, and every pair is judged in both presentation orders, so position bias cannot favour
  * either side. Per prompt the score is the mean over the two orders of 1 (A preferred), 0 (B
  * preferred) or 0.5 (tie or invalid verdict: no evidence either way). The rate is the mean score,
- * with a percentile-bootstrap 95% interval over prompts.
+ * with a 95% Wilson score interval over prompts (a prompt's two orders share its images, so the
+ * prompt is the independent unit; a tie counts as half a win).
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { TrainConfig } from "../config/schema.js";
 import { UsageError } from "../errors.js";
-import { bootstrapMean, type Interval } from "../eval/stats.js";
+import { type Interval, wilsonInterval } from "../eval/stats.js";
+import { identityPermutation, reversedPermutation } from "../judge/orders.js";
+import type { CompareInput, Verdict } from "../judge/types.js";
 import type { Bridge } from "../runtime/bridge.js";
 import { sampleRequest } from "../runtime/payload.js";
 import { latestLora } from "./run-dir.js";
@@ -18,13 +21,11 @@ import { latestLora } from "./run-dir.js";
 /** A model to sample: the base model, or the base plus a LoRA directory. */
 export type ModelRef = "base" | { lora: string };
 
+/** What the win rate needs from a judge: who won each single-order comparison (and why, if it says). */
 export interface WinrateJudge {
-  compare(input: {
-    prompt: string;
-    sourceImage?: string;
-    candidates: string[];
-    order?: "single" | "swap" | "random";
-  }): Promise<{ outcome: "decided" | "tie" | "invalid"; winner: number | null; reason?: string }>;
+  compare(
+    input: CompareInput,
+  ): Promise<Pick<Verdict, "outcome" | "winner"> & Partial<Pick<Verdict, "reason">>>;
 }
 
 export interface WinrateOptions {
@@ -46,6 +47,7 @@ export interface WinrateOptions {
 export interface WinrateResult {
   /** Mean per-prompt score of A over B (1 = A always preferred). */
   rate: number;
+  /** 95% Wilson score interval of the rate, over prompts. */
   interval: Interval;
   prompts: number;
   /** Judgements per order: A preferred, B preferred, tie or invalid. */
@@ -152,45 +154,50 @@ export async function judgeBothOrders(
   const reverse: OrderCounts = { a: 0, b: 0, undecided: 0 };
   const judged: JudgedPair[] = [];
   for (const [i, pair] of pairs.entries()) {
-    const base = {
-      prompt: pair.prompt,
-      ...(pair.sourceImage ? { sourceImage: pair.sourceImage } : {}),
-      order: "single" as const,
+    // Caller order: A is candidate 0, B candidate 1.
+    const images = [pair.a, pair.b];
+    const judgeIn = async (permutation: number[]) => {
+      const verdict = await judge.compare({
+        prompt: pair.prompt,
+        ...(pair.sourceImage ? { sourceImage: pair.sourceImage } : {}),
+        candidates: permutation.map((k) => images[k] as string),
+        order: "single",
+      });
+      return {
+        outcome: verdict.outcome,
+        winner: verdict.winner === null ? null : permutation[verdict.winner],
+        reason: verdict.reason ?? null,
+      };
     };
-    const [fwd, rev] = await Promise.all([
-      judge.compare({ ...base, candidates: [pair.a, pair.b] }),
-      judge.compare({ ...base, candidates: [pair.b, pair.a] }),
-    ]);
-    // In the reverse judgement A is candidate 1.
-    const f = tally(forward, fwd, 0);
-    const r = tally(reverse, rev, 1);
+    const [fwd, rev] = await Promise.all([judgeIn(identityPermutation(2)), judgeIn(reversedPermutation(2))]);
+    const f = tally(forward, fwd);
+    const r = tally(reverse, rev);
     judged.push({ forward: f.verdict, reverse: r.verdict, score: (f.score + r.score) / 2 });
     onProgress?.(i + 1, pairs.length);
   }
-  const scores = judged.map((p) => p.score);
-  const rate = scores.reduce((s, v) => s + v, 0) / Math.max(1, scores.length);
+  const wins = judged.reduce((s, p) => s + p.score, 0);
   return {
-    rate,
-    interval: bootstrapMean(scores, { seed: 0 }),
-    prompts: scores.length,
+    rate: wins / Math.max(1, judged.length),
+    interval: wilsonInterval(wins, judged.length),
+    prompts: judged.length,
     forward,
     reverse,
     pairs: judged,
   };
 }
 
+/** Counts one judgement (winner in the caller's order, A = 0): its score for A and its verdict from A's side. */
 function tally(
   counts: OrderCounts,
-  verdict: { outcome: string; winner: number | null; reason?: string },
-  indexOfA: number,
+  verdict: { outcome: string; winner: number | null | undefined; reason: string | null },
 ): { score: number; verdict: OrderVerdict } {
-  const reason = verdict.reason ?? null;
-  if (verdict.outcome !== "decided" || verdict.winner === null) {
+  const { reason } = verdict;
+  if (verdict.outcome !== "decided" || verdict.winner == null) {
     counts.undecided += 1;
     const outcome = verdict.outcome === "tie" ? "tie" : "invalid";
     return { score: 0.5, verdict: { outcome, preferred: null, reason } };
   }
-  if (verdict.winner === indexOfA) {
+  if (verdict.winner === 0) {
     counts.a += 1;
     return { score: 1, verdict: { outcome: "decided", preferred: "a", reason } };
   }

@@ -29,6 +29,19 @@ describe("presets", () => {
     expect(config.run.seed).toBe(42);
   });
 
+  it.each(["flux-rpo-8gpu", "qwen-edit-rpo-8gpu", "tiny-cpu"])(
+    "%s states the closed-form KL and the synchronous loop in the file itself",
+    async (name) => {
+      // Written out, not inherited from the schema: a preset documents what the run does.
+      const raw = parse(readFileSync(presetFile(name), "utf8")) as {
+        train: { rpo: { kl_estimator?: string }; pipeline?: unknown };
+      };
+      expect(raw.train.rpo.kl_estimator).toBe("closed_form");
+      expect(raw.train.pipeline).toEqual({ depth: 0 });
+      expect((await load(name)).train?.rpo.kl_estimator).toBe("closed_form");
+    },
+  );
+
   it("suggests a preset for a typo", () => {
     expect(() => presetFile("tiny-gpu")).toThrow(/unknown preset "tiny-gpu" \(did you mean "tiny-cpu"\?\)/);
   });

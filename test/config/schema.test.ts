@@ -100,7 +100,16 @@ describe("rules that span fields", () => {
     if (!distributed) throw new Error("unreachable");
     expect(torchrunArgs(distributed, "/r/run.json", "id")).toContain("--standalone");
     const multi = torchrunArgs({ ...distributed, nnodes: 2, rdzv_endpoint: "h:1" }, "/r/run.json", "id");
-    expect(multi).toEqual(expect.arrayContaining(["--nnodes=2", "--rdzv_endpoint=h:1", "--rdzv_id=id"]));
+    expect(multi).toEqual(
+      expect.arrayContaining(["--nnodes=2", "--rdzv_endpoint=h:1", "--rdzv_id=id", "--rdzv_conf=is_host=1"]),
+    );
+    // Node 0 hosts the rendezvous store; a joining node only connects to it.
+    const joining = torchrunArgs(
+      { ...distributed, nnodes: 2, node_rank: 1, rdzv_endpoint: "h:1" },
+      "/r/n1.json",
+      "id",
+    );
+    expect(joining).toEqual(expect.arrayContaining(["--node_rank=1", "--rdzv_conf=is_host=0"]));
   });
 
   it("warns in doctor when a node starts more workers than it has GPUs", () => {

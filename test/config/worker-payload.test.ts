@@ -40,7 +40,12 @@ describe("worker payload", () => {
     const payload = workerConfig(defaultConfig(), RUN);
     expect(WorkerConfigSchema.parse(payload)).toEqual(payload);
     expect(payload.dataset).toEqual({ shuffle: true });
-    expect(payload.distributed).toEqual({ strategy: "ddp", backend: "auto" });
+    expect(payload.distributed).toEqual({
+      strategy: "ddp",
+      backend: "auto",
+      node_rank: 0,
+      shared_run_dir: false,
+    });
     expect(payload.service).toEqual({ url: RUN.serviceUrl, token: null });
     expect(Object.keys(payload.rpo)).not.toContain("win_reward");
     expect(Object.keys(payload.optim)).not.toContain("scheduler");

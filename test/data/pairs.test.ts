@@ -60,9 +60,9 @@ describe("loadPairs", () => {
       ].join("\n"),
     );
     const { pairs } = await loadPairs(p, { task: "edit" });
-    expect(pairs.map((x) => [x.task, x.sourceImage, x.images.length])).toEqual([
-      ["edit", join(dir, "img/src.png"), 2],
-      ["edit", join(dir, "img/src.png"), 2],
+    expect(pairs.map((x) => [x.task, x.sourceImages, x.images.length])).toEqual([
+      ["edit", [join(dir, "img/src.png")], 2],
+      ["edit", [join(dir, "img/src.png")], 2],
     ]);
     expect(pairs[1]?.id).toBe("edit.jsonl#1");
   });
@@ -81,19 +81,21 @@ describe("loadPairs", () => {
     );
     const err = await loadPairs(p).catch((e) => e);
     expect(err).toBeInstanceOf(DatasetError);
-    expect(err.message).toMatch(/bad\.jsonl:2 field response: expected at least 2 candidate images/);
+    expect(err.message).toMatch(
+      /bad\.jsonl:2: item "bad\.jsonl#1" field response: expected at least 2 candidate images/,
+    );
     expect([err.line, err.field]).toEqual([2, "response"]);
 
     const { pairs, skipped } = await loadPairs(p, { skipBad: true });
     expect(pairs).toHaveLength(1);
-    expect(skipped.map((s) => [s.line, s.field])).toEqual([
-      [2, "response"],
-      [3, "(row)"],
-      [4, "response[1]"],
-      [5, "label_rank"],
-      [6, "query"],
+    expect(skipped.map((s) => [s.where, s.field])).toEqual([
+      [`${p}:2`, "response"],
+      [`${p}:3`, "(row)"],
+      [`${p}:4`, "response[1]"],
+      [`${p}:5`, "label_rank"],
+      [`${p}:6`, "query"],
     ]);
-    expect(skipped[2]?.message).toContain("nope.png");
+    expect(skipped[2]?.reason).toContain("nope.png");
   });
 
   it("rejects an edit pair without a source image and a task mismatch", async () => {
@@ -102,7 +104,7 @@ describe("loadPairs", () => {
       JSON.stringify([{ query: "q", edited_images: ["img/a.png", "img/b.png"] }]),
     );
     await expect(loadPairs(p)).rejects.toThrow(
-      /e\.json item 0 field source_image: an edit pair needs a source image/,
+      /e\.json item 0: item "e\.json#0" field source_image: an edit pair needs a source image/,
     );
     const q = await file("t.json", JSON.stringify([{ query: "q", response: ["img/a.png", "img/b.png"] }]));
     await expect(loadPairs(q, { task: "edit" })).rejects.toThrow(/source_image/);
@@ -117,6 +119,6 @@ describe("loadPairs", () => {
         { id: "1", query: "q", response: ["img/a.png", "img/b.png"] },
       ]),
     );
-    await expect(loadPairs(d)).rejects.toThrow(/duplicate pair id "1"/);
+    await expect(loadPairs(d)).rejects.toThrow(/duplicate item id "1"/);
   });
 });

@@ -46,4 +46,20 @@ describe("readSamplePrompts", () => {
       /broken\.jsonl:1: not valid JSON/,
     );
   });
+
+  it("refuses anything but GenEval metadata for the geneval layout, naming the line", async () => {
+    const good = '{"tag": "counting", "include": [{"class": "cat", "count": 2}], "prompt": "two cats"}';
+    const ok = await readSamplePrompts(tmp("g.jsonl", `${good}\n`), { layout: "geneval" });
+    expect(ok).toHaveLength(1);
+    const file = tmp("mixed.jsonl", `${good}\n{"prompt": "a dog"}\n`);
+    const error = (await readSamplePrompts(file, { layout: "geneval" }).catch(
+      (e: unknown) => e,
+    )) as DatasetError;
+    expect(error).toBeInstanceOf(DatasetError);
+    expect(error.message).toBe(`${file}:2: not GenEval metadata (no "tag" string)`);
+    expect(error.hint).toMatch(/djghosh13\/geneval/);
+    await expect(readSamplePrompts(tmp("p.txt", "a dog\n"), { layout: "geneval" })).rejects.toThrow(
+      /not GenEval metadata \(a text line/,
+    );
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * Training prompt datasets: every format, paths relative to the file, and bad rows named by line.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -116,6 +116,31 @@ describe("training datasets", () => {
     expect(bad.message).toMatch(/sharegpt-bad\.json: item 1: missing field "input_prompt"/);
     const notArray = await failure(load("sharegpt-obj.json", "{}"));
     expect(notArray.message).toContain("expected a JSON array");
+  });
+
+  it("ShareGPT-4o-Image folder: the file is picked by the task; a missing tar extraction is one error", async () => {
+    const root = await mkdtemp(join(dir, "sharegpt-"));
+    await writeFile(
+      join(root, "text_to_image.json"),
+      JSON.stringify([{ input_prompt: "a castle", output_image: "x.png" }]),
+    );
+    const rows = [
+      { input_prompt: "add snow", input_image: ["text_and_image_to_image/1.png"], output_image: "o.png" },
+      { input_prompt: "add rain", input_image: ["text_and_image_to_image/2.png"], output_image: "o.png" },
+    ];
+    await writeFile(join(root, "text_and_image_to_image.json"), JSON.stringify(rows));
+    const t2i = await loadPromptDataset(DatasetSchema.parse({ path: root }), "t2i");
+    expect(t2i).toEqual([{ prompt: "a castle", sourceImage: null }]);
+    const missing = await failure(loadPromptDataset(DatasetSchema.parse({ path: root }), "edit"));
+    expect(missing.message).toMatch(/2 of 2 items name input images that are not on disk \(first: item 0, /);
+    expect(missing.hint).toMatch(/extract the dataset's \*_part_N\.tar files into/);
+    await mkdir(join(root, "text_and_image_to_image"));
+    for (const n of [1, 2])
+      await writeFile(join(root, `text_and_image_to_image/${n}.png`), await solidPng(n));
+    const edit = await loadPromptDataset(DatasetSchema.parse({ path: root }), "edit");
+    expect(edit.map((r) => r.sourceImage)).toEqual(
+      [1, 2].map((n) => join(root, `text_and_image_to_image/${n}.png`)),
+    );
   });
 
   it("format detection by extension, and clear errors for unknown extensions and missing files", async () => {

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { DatasetError, VlmError } from "../../src/errors.js";
 import { compare, compareResults, formatComparisonTable } from "../../src/eval/compare.js";
 import { evaluate, orderPermutation, scoreVerdict } from "../../src/eval/evaluate.js";
-import type { EvalPair, JudgeLike, VerdictLike } from "../../src/eval/types.js";
+import type { EvalJudge, EvalPair } from "../../src/eval/types.js";
+import { fakeVerdict } from "../support/verdicts.js";
 
 /** Image "quality" by name: a judge that sees pixels correctly prefers the higher one. */
 const QUALITY: Record<string, number> = { good: 2, bad: 1 };
@@ -14,21 +15,19 @@ const QUALITY: Record<string, number> = { good: 2, bad: 1 };
 function plantedJudge(
   planted: Set<string>,
   calls: { candidates: string[]; order?: string }[] = [],
-): JudgeLike {
+): EvalJudge {
   return {
-    async compare(input): Promise<VerdictLike> {
-      calls.push({ candidates: input.candidates, ...(input.order ? { order: input.order } : {}) });
-      const q = input.candidates.map((c) => QUALITY[c.split("/").pop() as string] ?? 0);
+    async compare(input) {
+      const candidates = input.candidates.map(String);
+      calls.push({ candidates, ...(input.order ? { order: input.order } : {}) });
+      const q = candidates.map((c) => QUALITY[c.split("/").pop() as string] ?? 0);
       const ranking = planted.has(input.prompt) || (q[0] ?? 0) > (q[1] ?? 0) ? [1, 2] : [2, 1];
-      return {
+      return fakeVerdict({
         outcome: "decided",
         ranking,
         reason: `picked image ${ranking.indexOf(1) + 1}`,
         usage: { promptTokens: 100, completionTokens: 10 },
-        cached: false,
-        model: "fake",
-        rubricHash: null,
-      };
+      });
     },
   };
 }
@@ -89,13 +88,13 @@ describe("evaluate with a planted position bias", () => {
   it("counts ties, invalid verdicts and failed calls as wrong, never dropping them", async () => {
     const pairs = items(4);
     let k = 0;
-    const judge: JudgeLike = {
+    const judge: EvalJudge = {
       async compare() {
         const i = k++;
-        if (i === 0) return { outcome: "tie", ranking: null, reason: "equal" };
-        if (i === 1) return { outcome: "invalid", ranking: null, reason: "garbage" };
+        if (i === 0) return fakeVerdict({ outcome: "tie", ranking: null, reason: "equal" });
+        if (i === 1) return fakeVerdict({ outcome: "invalid", ranking: null, reason: "garbage" });
         if (i === 2) throw new VlmError("server down", { retriable: true });
-        return { outcome: "decided", ranking: [1, 1], reason: "not a permutation" };
+        return fakeVerdict({ outcome: "decided", ranking: [1, 1], reason: "not a permutation" });
       },
     };
     const r = await evaluate({ judge, pairs, orders: ["forward"], concurrency: 1 });
@@ -137,7 +136,7 @@ describe("evaluate with a planted position bias", () => {
 
   it("maps verdicts on reversed candidates back to the dataset order", () => {
     expect(orderPermutation("reverse", 3)).toEqual([2, 1, 0]);
-    const v: VerdictLike = { outcome: "decided", ranking: [1, 2, 3], reason: "" };
+    const v = { outcome: "decided" as const, ranking: [1, 2, 3] };
     expect(scoreVerdict(v, [2, 1, 0], [3, 2, 1])).toEqual({
       outcome: "decided",
       predictedRank: [3, 2, 1],

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { loadDataset } from "../../src/data/benchmarks/index.js";
 import { compare } from "../../src/eval/compare.js";
 import { writeEvalOutputs } from "../../src/eval/report.js";
-import type { JudgeLike } from "../../src/eval/types.js";
+import type { EvalJudge } from "../../src/eval/types.js";
+import { fakeVerdict } from "../support/verdicts.js";
 
 const FIX = resolve(import.meta.dirname, "../fixtures/eval");
 const CHROMIUM = "/usr/bin/chromium";
@@ -16,12 +17,17 @@ const CHROMIUM = "/usr/bin/chromium";
 const PREFERRED = ["red.png", "blue.png", "green.png"];
 
 /** Picks the human-preferred image, except that `biased` prompts always get "Image 1". */
-function judge(biased: RegExp | null): JudgeLike {
+function judge(biased: RegExp | null): EvalJudge {
   return {
     async compare(input) {
-      const firstPreferred = PREFERRED.some((p) => input.candidates[0]?.endsWith(p));
+      const firstPreferred = PREFERRED.some((p) => String(input.candidates[0]).endsWith(p));
       const ranking = (biased?.test(input.prompt) ?? false) || firstPreferred ? [1, 2] : [2, 1];
-      return { outcome: "decided", ranking, reason: "<script>alert(1)</script> because", cached: true };
+      return fakeVerdict({
+        outcome: "decided",
+        ranking,
+        reason: "<script>alert(1)</script> because",
+        cached: true,
+      });
     },
   };
 }

@@ -39,21 +39,4 @@ describe("update work", () => {
     expect(u.seconds.training).toBe(3360 / 25);
     expect(u.seconds.total).toBeCloseTo((40 + 1280 + 1120) / 50 + 3360 / 25, 9);
   });
-
-  it("no reference passes when the KL term is off", () => {
-    const u = updateWork({
-      promptsPerGpu: 2,
-      gradAccum: 1,
-      candidates: 2,
-      steps: 4,
-      timestepFraction: 1,
-      forward,
-      transition: { ...transition, reference: 0, total: 30 },
-      encodeFlops: 0,
-      peakFlops: 100,
-      efficiency: eff,
-    });
-    expect(u.forwards.reference).toBe(0);
-    expect(u.flops.training).toBe(4 * 3 * 30);
-  });
 });

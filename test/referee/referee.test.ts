@@ -151,7 +151,7 @@ describe("referee over HTTP", () => {
         task: "edit",
         language: "en",
         prompt: "add a red square in the middle",
-        source: base,
+        sources: [base],
         candidates,
         rubricText: "1. Regions the instruction does not mention stay unchanged from the original image.",
       }),

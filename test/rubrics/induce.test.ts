@@ -318,7 +318,7 @@ describe("induceRubrics", () => {
       ...p,
       task: "edit",
       prompt: `make it warmer: ${p.prompt}`,
-      sourceImage: p.images[1] as string,
+      sourceImages: [p.images[1] as string],
     }));
     const fake = new FakeVlm();
     const r = await induceRubrics(options(fake, { pairs: editPairs, induction: { task: "edit" } }));

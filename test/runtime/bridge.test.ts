@@ -63,10 +63,11 @@ describe("bridge", () => {
   it("rejects an aborted call at once", async () => {
     const controller = new AbortController();
     const started = Date.now();
-    const pending = bridge.call("sleep", { ms: 400 }, { signal: controller.signal });
+    const pending = bridge.call("sleep", { ms: 60_000 }, { signal: controller.signal });
     setTimeout(() => controller.abort(), 20);
     expect(await rejectionOf(pending)).toBeInstanceOf(AbortError);
-    expect(Date.now() - started).toBeLessThan(300);
+    // Well short of the minute Python sleeps: the call did not wait for it (closing ends the sleep).
+    expect(Date.now() - started).toBeLessThan(30_000);
   });
 });
 
@@ -78,7 +79,7 @@ describe("bridge lifecycle", () => {
     const queued = bridge.call("ping");
     setTimeout(() => process.kill(bridge.pid, "SIGKILL"), 100);
     const [e1, e2] = await Promise.all([rejectionOf(slow), rejectionOf(queued)]);
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(30_000); // not the minute of the sleep
     for (const e of [e1, e2]) {
       expect(e).toBeInstanceOf(BridgeError);
       expect((e as BridgeError).pythonType).toBe("ProcessExited");
@@ -92,9 +93,8 @@ describe("bridge lifecycle", () => {
     const again = await createBridge(testFacade);
     try {
       expect(again.pid).not.toBe(bridge.pid);
-      const t0 = Date.now();
+      // No time bound: a call that outlived its interpreter would hang until the test's timeout.
       const error = (await rejectionOf(again.call("exit_hard", { code: 7 }))) as BridgeError;
-      expect(Date.now() - t0).toBeLessThan(2000);
       expect(error.message).toContain("exited with code 7");
     } finally {
       await again.close();
@@ -105,10 +105,10 @@ describe("bridge lifecycle", () => {
     const bridge = await createBridge(testFacade);
     const t0 = Date.now();
     const error = (await rejectionOf(
-      bridge.call("sleep", { ms: 30_000 }, { timeoutMs: 300 }),
+      bridge.call("sleep", { ms: 120_000 }, { timeoutMs: 300 }),
     )) as BridgeError;
     expect(error.pythonType).toBe("Timeout");
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(Date.now() - t0).toBeLessThan(60_000); // the deadline, not the two minutes of the sleep
     await bridge.close();
     expect(isAlive(bridge.pid)).toBe(false);
   });
@@ -134,15 +134,14 @@ describe("bridge lifecycle", () => {
 
 describe("bridge in a child Node process", () => {
   it("keeps Python's prints off stdout, and Node exits by itself after close()", async () => {
-    const t0 = Date.now();
+    // A child kept alive after close() would run into execa's timeout, which only catches that hang.
     const child = await execa(tsx, [join(import.meta.dirname, "fixtures", "noisy-bridge.ts")], {
       cwd: root,
-      timeout: 30_000,
+      timeout: 300_000,
       reject: false,
     });
     expect(child.timedOut).toBe(false);
     expect(child.exitCode).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(20_000);
     const out = JSON.parse(child.stdout);
     expect(out.printed).toBe("printed");
     expect(out.nonfinite.nan).toBeNull();

@@ -15,7 +15,7 @@ describe("arr doctor", () => {
       {
         cwd: root,
         reject: false,
-        timeout: 60_000,
+        timeout: 300_000, // only catches a hang: Python imports torch, slow on a busy machine
       },
     );
     expect(r.exitCode, r.stderr).toBe(0);

@@ -37,7 +37,10 @@ describe("sample", () => {
     const { config } = await loadConfig({ preset: "tiny-cpu" });
     const bridge = recordingBridge();
     const prompts = await readSamplePrompts(
-      tmp("m.jsonl", '{"tag": "a", "prompt": "one"}\n{"tag": "b", "prompt": "two"}\n'),
+      tmp(
+        "m.jsonl",
+        '{"tag": "a", "include": [], "prompt": "one"}\n{"tag": "b", "include": [], "prompt": "two"}\n',
+      ),
     );
     const result = await sample({
       config,
@@ -53,8 +56,8 @@ describe("sample", () => {
     expect(args.model).toEqual(config.train?.model);
     expect(args.sampler).toEqual(config.train?.sampler);
     expect(args.prompts).toEqual([
-      { tag: "a", prompt: "one" },
-      { tag: "b", prompt: "two" },
+      { tag: "a", include: [], prompt: "one" },
+      { tag: "b", include: [], prompt: "two" },
     ]);
     // Image j of prompt i uses seed + 4i + j: no two images share a seed.
     expect(args.seeds).toEqual([10, 14]);

@@ -39,6 +39,8 @@ export interface StandInRequestInfo {
   /** sha256 of each candidate image's bytes, in presentation order. */
   candidateHashes: string[];
   baseHash: string | null;
+  /** sha256 of every source image ("Image BASE", "Image BASE 1", ...), in the order sent. */
+  baseHashes: string[];
   /** Mean brightness of each candidate, in presentation order. */
   brightness: number[];
   /** Messages in the conversation (> 1 means a re-ask). */
@@ -114,7 +116,7 @@ async function inspect(
   const messages = (body.messages as Array<{ role: string; content: string | Part[] }>) ?? [];
   const texts: string[] = [];
   const candidates: Array<{ hash: string; brightness: number }> = [];
-  let baseHash: string | null = null;
+  const baseHashes: string[] = [];
   let sawImages = false;
   for (const m of messages) {
     if (typeof m.content === "string") {
@@ -131,7 +133,7 @@ async function inspect(
       } else if (p.type === "image_url" && p.image_url && takeImages) {
         sawImages = true;
         const d = await decode(p.image_url.url);
-        if (/Image BASE/i.test(label)) baseHash = d.hash;
+        if (/Image BASE/i.test(label)) baseHashes.push(d.hash);
         else candidates.push(d);
       }
     }
@@ -141,7 +143,8 @@ async function inspect(
     index,
     text: texts.join("\n"),
     candidateHashes: candidates.map((c) => c.hash),
-    baseHash,
+    baseHash: baseHashes[0] ?? null,
+    baseHashes,
     brightness: candidates.map((c) => c.brightness),
     messages: messages.length,
     schema: rf?.json_schema?.name ?? null,
@@ -302,7 +305,7 @@ export async function startStandInVlm(options: StandInOptions = {}): Promise<Sta
         rec.biased = biased;
         content = answer(behaviour, rank);
       }
-      const promptTokens = 50 + 100 * info.candidateHashes.length + (info.baseHash ? 100 : 0);
+      const promptTokens = 50 + 100 * info.candidateHashes.length + 100 * info.baseHashes.length;
       send(res, 200, {
         id: `chatcmpl-standin-${index}`,
         object: "chat.completion",

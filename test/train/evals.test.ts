@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { bootstrapMean } from "../../src/eval/stats.js";
+import { wilsonInterval } from "../../src/eval/stats.js";
 import { createEvalPoints, type EvalPoint, judgeEvalPoint, winrateJudgeOf } from "../../src/train/evals.js";
-import type { PairJudge } from "../../src/train/reward-service.js";
+import type { RewardJudge } from "../../src/train/reward-service.js";
 import type { WinrateJudge } from "../../src/train/winrate.js";
 
 const point = (update: number): EvalPoint => ({
@@ -20,7 +20,10 @@ const point = (update: number): EvalPoint => ({
 function scripted(calls: Array<{ candidates: string[]; order?: string }>): WinrateJudge {
   return {
     async compare(input) {
-      calls.push({ candidates: input.candidates, ...(input.order ? { order: input.order } : {}) });
+      calls.push({
+        candidates: input.candidates.map(String),
+        ...(input.order ? { order: input.order } : {}),
+      });
       if (input.prompt === "p2") return { outcome: "tie", winner: null };
       if (input.prompt === "p1") return { outcome: "decided", winner: 0, reason: "first" };
       return { outcome: "decided", winner: input.candidates.indexOf("/c0.png"), reason: "warmer" };
@@ -35,7 +38,8 @@ describe("judgeEvalPoint", () => {
     const scores = [1, 0.5, 0.5];
     expect(record.pairs.map((p) => p.score)).toEqual(scores);
     expect(record.rate).toBeCloseTo(2 / 3, 12);
-    expect(record.interval).toEqual(bootstrapMean(scores, { seed: 0 }));
+    // Wilson over prompts, a tie counting as half a win (the win rate's interval).
+    expect(record.interval).toEqual(wilsonInterval(2, 3));
     expect(record.forward).toEqual({ a: 2, b: 0, undecided: 1 });
     expect(record.reverse).toEqual({ a: 1, b: 1, undecided: 1 });
     expect(calls).toHaveLength(6);
@@ -55,7 +59,7 @@ describe("judgeEvalPoint", () => {
 
 describe("winrateJudgeOf", () => {
   it("takes the verdict's winner, else the highest reward; undecided verdicts name no winner", async () => {
-    const replies: Array<Awaited<ReturnType<PairJudge["compare"]>>> = [
+    const replies: Array<Awaited<ReturnType<RewardJudge["compare"]>>> = [
       { outcome: "decided", rewards: [-1, 1], agreement: null, cached: false },
       {
         outcome: "decided",
@@ -89,7 +93,7 @@ describe("createEvalPoints", () => {
       judge: {
         compare: async (input) => {
           if (fail) throw new Error("VLM down");
-          if (input.candidates.some((c) => c.includes("/6/"))) await held;
+          if (input.candidates.some((c) => String(c).includes("/6/"))) await held;
           return base.compare(input);
         },
       },

@@ -78,7 +78,7 @@ function pixelJudge(
   const rng = seededRng(7);
   return {
     async compare({ candidates }) {
-      if (options.randomFrom?.() && candidates.every((c) => c.includes("/samples/"))) {
+      if (options.randomFrom?.() && candidates.every((c) => String(c).includes("/samples/"))) {
         const [first, second] = [rng() < 0.5 ? 0 : 1, rng() < 0.5 ? 0 : 1];
         if (first !== second) return { outcome: "tie", rewards: [0, 0], agreement: false, cached: false };
         return {
@@ -88,7 +88,7 @@ function pixelJudge(
           cached: false,
         };
       }
-      const [a, b] = (await Promise.all(candidates.map(brightness))) as [number, number];
+      const [a, b] = (await Promise.all(candidates.map((c) => brightness(String(c))))) as [number, number];
       if (a === b) return { outcome: "tie", rewards: [0, 0], agreement: true, cached: false };
       const firstWins = prefer === "brighter" ? a > b : a < b;
       return { outcome: "decided", rewards: firstWins ? [1, -1] : [-1, 1], agreement: true, cached: false };

@@ -21,18 +21,18 @@ import { existsSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { TrainingError } from "../../src/errors.js";
 import { pythonEnv, resolvePython } from "../../src/runtime/python.js";
 import type { EvalRecord } from "../../src/train/evals.js";
-import type { PairJudge } from "../../src/train/reward-service.js";
+import type { RewardJudge } from "../../src/train/reward-service.js";
 import { readJsonl, readMetrics } from "../../src/train/run-dir.js";
 import { readSummary } from "../../src/train/run-records.js";
 import { trackerScalars } from "../../src/train/tracking.js";
-import { type TrainResult, train } from "../../src/train/train.js";
+import { type TrainProgress, type TrainResult, train } from "../../src/train/train.js";
+import { brighterJudge } from "../support/training.js";
 
 let root: string;
 beforeAll(async () => {
@@ -54,24 +54,6 @@ async function config(name: string, set: string[] = []): Promise<Config> {
     ],
   });
   return config;
-}
-
-/** Deterministic stand-in: the brighter candidate wins (+1 / -1), equal brightness is a tie. */
-function brighterJudge(calls: string[][] = []): PairJudge {
-  return {
-    async compare({ candidates }) {
-      calls.push(candidates);
-      const means = await Promise.all(
-        candidates.map(async (path) => {
-          const { channels } = await sharp(path).stats();
-          return channels.slice(0, 3).reduce((s, c) => s + c.mean, 0);
-        }),
-      );
-      const [a, b] = means as [number, number];
-      if (a === b) return { outcome: "tie", rewards: [0, 0], agreement: null, cached: false };
-      return { outcome: "decided", rewards: a > b ? [1, -1] : [-1, 1], agreement: true, cached: false };
-    },
-  };
 }
 
 /** Python processes still running for a run (the workers and torchrun itself). */
@@ -104,41 +86,28 @@ async function file(path: string): Promise<Buffer> {
   return readFile(path);
 }
 
-/**
- * The tensors of a safetensors file by name (dtype, shape and raw bytes), leaving out the header's
- * free-form metadata, which may carry unordered sets.
- */
-async function tensors(path: string): Promise<Map<string, string>> {
-  const bytes = await readFile(path);
-  const size = Number(bytes.readBigUInt64LE(0));
-  const header = JSON.parse(bytes.subarray(8, 8 + size).toString("utf8")) as Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] }
-  >;
-  const out = new Map<string, string>();
-  for (const [name, t] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const data = bytes.subarray(8 + size + t.data_offsets[0], 8 + size + t.data_offsets[1]);
-    out.set(name, `${t.dtype}${JSON.stringify(t.shape)}:${data.toString("base64")}`);
-  }
-  return out;
-}
-
 let uninterrupted: TrainResult;
 
 describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () => {
   it("runs 4 updates: metrics.jsonl, checkpoints, grids, report and manifest", async () => {
     const calls: string[][] = [];
-    const progress: number[] = [];
+    const progress: TrainProgress[] = [];
     uninterrupted = await train({
       config: await config("full"),
       judge: brighterJudge(calls),
-      onProgress: (p) => progress.push(p.update),
+      onProgress: (p) => progress.push({ ...p, judge: { ...p.judge } }),
     });
     const { paths } = uninterrupted;
     expect(uninterrupted.updates).toBe(4);
     expect(uninterrupted.stopReason).toBeNull();
-    expect(progress).toEqual([1, 2, 3, 4]);
+    expect(progress.map((p) => p.update)).toEqual([1, 2, 3, 4]);
+    // The progress line's learning signals come from the workers' metric keys (loss, kl, clip_frac).
+    for (const p of progress) {
+      for (const key of ["loss", "kl", "clipFraction", "stepSeconds"] as const) {
+        expect(typeof p[key], key).toBe("number");
+      }
+      expect(p.currency).toBe("USD");
+    }
 
     // One judged pair per worker per update, each an existing PNG pair sampled by the workers ...
     const training = calls.filter((c) => c[0]?.includes("/samples/"));
@@ -170,6 +139,8 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
         "reward_mean",
         "loss",
         "kl",
+        "kl_ref",
+        "staleness",
         "clip_frac",
         "grad_norm",
         "time_sampling",
@@ -270,11 +241,12 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
     // ... and the updates did move the weights (the equality is not between two untouched LoRAs).
     const atTwo = await file(join(resumed.paths.checkpoints, "checkpoint-2", "trainable.safetensors"));
     expect(trainable.equals(atTwo)).toBe(false);
-    // The diffusers-format LoRA holds the same tensors too.
-    for (const name of (await readdir(join(ours, "lora"))).filter((n) => n.endsWith(".safetensors"))) {
-      const a = await tensors(join(ours, "lora", name));
-      expect(a.size).toBeGreaterThan(0);
-      expect(a).toEqual(await tensors(join(theirs, "lora", name)));
+    // The diffusers-format LoRA is the same file, byte for byte (header metadata in sorted order).
+    const loras = (await readdir(join(ours, "lora"))).filter((n) => n.endsWith(".safetensors"));
+    expect(loras.length).toBeGreaterThan(0);
+    for (const name of loras) {
+      const a = await file(join(ours, "lora", name));
+      expect(a.equals(await file(join(theirs, "lora", name))), name).toBe(true);
     }
   }, 600_000);
 
@@ -334,7 +306,7 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
   }, 600_000);
 
   it("a judge outage checkpoints and stops with the outage reason, without stepping on failed pairs", async () => {
-    const failing: PairJudge = {
+    const failing: RewardJudge = {
       compare: async () => {
         throw new Error("connection refused by the VLM endpoint");
       },

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from autorubric_runtime.models.base import Condition, unbatched
+from autorubric_runtime.models.exact_time import ExactTimeInputs
 from autorubric_runtime.run_config import ModelCfg, SamplerCfg
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class FluxAdapter:
         self.latent_shape = ((lh // 2) * (lw // 2), self.transformer.config.in_channels)
         self.img_ids = FluxPipeline._prepare_latent_image_ids(1, lh // 2, lw // 2, device, torch.float32)  # (L, 3)
         self.guidance = float(guidance) if (guidance is not None and self.transformer.config.guidance_embeds) else None
+        self._exact_time = ExactTimeInputs(self.transformer.time_text_embed, scale=1000.0)
         tok2 = pipeline.tokenizer_2
         self.max_sequence_length = min(MAX_T5_TOKENS, int(getattr(tok2, "model_max_length", MAX_T5_TOKENS)))
         self._cache: dict[str, tuple[Tensor, Tensor]] = {}
@@ -97,17 +99,22 @@ class FluxAdapter:
         if cond.prompt_embeds.shape[0] != b:
             raise ValueError(f"predict_velocity: {b} latents but {cond.prompt_embeds.shape[0]} conditions")
         wdtype = self.dtype
+        timestep = sigma.to(device=latents.device, dtype=torch.float32).reshape(-1).expand(b)
         guidance = (
             torch.full((b,), self.guidance, device=latents.device, dtype=torch.float32)
             if self.guidance is not None
             else None
         )
-        with torch.autocast(
-            "cuda", dtype=self.autocast_dtype or torch.bfloat16, enabled=self.autocast_dtype is not None
+        exact = (timestep,) if guidance is None else (timestep, guidance)
+        with (
+            torch.autocast(
+                "cuda", dtype=self.autocast_dtype or torch.bfloat16, enabled=self.autocast_dtype is not None
+            ),
+            self._exact_time.feeding(*exact),  # bf16 would otherwise round 954 to 952 (models/exact_time.py)
         ):
             v = self.transformer(
                 hidden_states=latents.to(wdtype),
-                timestep=sigma.to(device=latents.device, dtype=wdtype).reshape(-1).expand(b),
+                timestep=timestep.to(wdtype),
                 guidance=guidance.to(wdtype) if guidance is not None else None,
                 pooled_projections=cond.pooled.to(wdtype),
                 encoder_hidden_states=cond.prompt_embeds.to(wdtype),

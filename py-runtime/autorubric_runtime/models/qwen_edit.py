@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from autorubric_runtime.models.base import Condition
+from autorubric_runtime.models.exact_time import ExactTimeInputs
 from autorubric_runtime.run_config import ModelCfg, SamplerCfg
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,7 @@ class QwenEditAdapter:
         self._lat_std = torch.tensor(stats.latents_std, dtype=torch.float32).view(1, -1, 1, 1, 1)
         merge = int(getattr(image_processor, "merge_size", 2))
         self._merge_sq = merge * merge
+        self._exact_time = ExactTimeInputs(transformer.time_text_embed, scale=1.0)
 
     # ------------------------------------------------------------------ encode
     def _template_prefix_length(self) -> int:
@@ -325,7 +327,10 @@ class QwenEditAdapter:
         mask = cond.prompt_mask
         # The pipeline passes no mask when nothing is padded; do the same so its fast path is kept.
         mask = None if bool(mask.all()) else mask
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast_dtype is not None):
+        with (
+            torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast_dtype is not None),
+            self._exact_time.feeding(sigma.to(device=x.device, dtype=torch.float32)),  # see models/exact_time.py
+        ):
             out = self.transformer(
                 hidden_states=x,
                 timestep=sigma.to(device=x.device, dtype=dt),

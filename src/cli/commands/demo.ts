@@ -8,9 +8,9 @@ import { relative } from "node:path";
 import type { Command } from "commander";
 import { type DemoResult, runDemo } from "../../demo/demo.js";
 import { UsageError } from "../../errors.js";
-import { progressPrinter } from "../../train/progress.js";
 import { onTrainingInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
+import { trainProgress } from "../progress.js";
 
 interface DemoFlags extends ConfigOptions {
   out?: string;
@@ -69,7 +69,7 @@ async function run(flags: DemoFlags): Promise<void> {
   if (!(minWinrate >= 0 && minWinrate <= 1)) {
     throw new UsageError(`--min-winrate ${flags.minWinrate}: expected a fraction between 0 and 1`);
   }
-  const printer = progressPrinter();
+  const printer = trainProgress();
   const interrupt = onTrainingInterrupt(printer.log);
   try {
     // Default: the embedded tiny-cpu preset; --config/--preset/--set work as everywhere else.

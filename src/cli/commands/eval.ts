@@ -20,11 +20,11 @@ import { openVlm } from "../../vlm/client.js";
 import { UsageMeter } from "../../vlm/usage.js";
 import { onInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
-import { stderrBar } from "../progress.js";
+import { countProgress } from "../progress.js";
 
 interface EvalFlags extends ConfigOptions {
   dataset: string;
-  format: string;
+  format?: string;
   orders: string;
   out?: string;
   skipBad?: boolean;
@@ -75,7 +75,7 @@ function positiveInt(flag: string, value: string | undefined, min = 1): number |
 }
 
 async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
-  if (!(DATASET_FORMATS as readonly string[]).includes(flags.format)) {
+  if (flags.format !== undefined && !(DATASET_FORMATS as readonly string[]).includes(flags.format)) {
     throw new UsageError(`--format ${flags.format}: expected one of ${DATASET_FORMATS.join(", ")}`);
   }
   const orders = parseOrders(flags.orders);
@@ -121,12 +121,14 @@ async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
 
   // 2. the items, checked before anything is paid for.
   const datasetFile = resolve(flags.dataset);
-  const format = flags.format as DatasetFormat;
-  const data = await loadDataset(datasetFile, format, {
+  const data = await loadDataset(datasetFile, (flags.format as DatasetFormat | undefined) ?? null, {
     ...(flags.skipBad ? { skipBad: true } : {}),
     ...(flags.imageRoot ? { imageRoot: flags.imageRoot } : {}),
     ...(limit !== undefined ? { limit } : {}),
+    // Images embedded in parquet shards are written once beside the verdict cache.
+    ...(config.judge.cache_dir ? { imageCacheDir: join(config.judge.cache_dir, "images") } : {}),
   });
+  const format = data.format;
   if (data.pairs.length === 0) {
     throw new UsageError(`${displayPath(datasetFile)}: no usable items`, {
       hint: `${data.skipped.length} skipped, ${data.excluded.length} excluded; check --format`,
@@ -143,10 +145,7 @@ async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
   const meter = new UsageMeter({ price: config.vlm?.price ?? null, budget: config.judge.budget });
   const opened = await openVlm(config, { meter });
   const interrupt = onInterrupt();
-  const bar = stderrBar(
-    "eval {label} |{bar}| {value}/{total} judgements · accuracy {acc}%",
-    flags.progress !== false && !flags.json,
-  );
+  const bar = countProgress("eval", { enabled: flags.progress !== false && !flags.json });
   let label = "";
   const shared = {
     pairs: data.pairs,
@@ -158,7 +157,7 @@ async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
     ...(flags.skipBad ? { skipBad: true } : {}),
     datasetFile: displayPath(datasetFile),
     onProgress: (p: EvaluateProgress) =>
-      bar.update(p.done, p.total, { label, acc: (100 * p.accuracy).toFixed(1) }),
+      bar.update(p.done, p.total, [`accuracy ${(100 * p.accuracy).toFixed(1)}%`, label]),
     onJudgement: (record: object) => appendFile(stream, `${JSON.stringify(record)}\n`),
   };
   const judges = variants.map((v) => ({
@@ -194,7 +193,7 @@ async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
       `verdicts so far are in ${displayPath(stream)}; rerun the same command: cached verdicts are reused`,
     );
   } finally {
-    bar.stop();
+    bar.done();
     interrupt.release();
     await opened.close();
   }
@@ -215,7 +214,7 @@ async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
     results,
     comparison: judges.length > 1 ? comparison : null,
     rubrics,
-    dataset: { file: displayPath(datasetFile), format },
+    dataset: { file: displayPath(datasetFile), format, notes: data.notes ?? {} },
   });
   if (flags.json) {
     process.stdout.write(
@@ -230,6 +229,19 @@ async function runEval(flags: EvalFlags, specs: VariantSpec[]): Promise<void> {
   process.stdout.write(
     `\nskipped ${s?.skipped.length ?? 0} bad items, excluded ${s?.excluded.length ?? 0} tie labels · judge calls ${results.reduce((a, r) => a + r.usage.calls, 0)}, cache hits ${results.reduce((a, r) => a + r.usage.cacheHits, 0)}, tokens ${results.reduce((a, r) => a + r.usage.totalTokens, 0)}, cost ${results.reduce((a, r) => a + r.usage.cost, 0).toFixed(4)}\n`,
   );
+  for (const r of results) {
+    const subsets = [["all", r.summary] as const, ...Object.entries(r.categories)];
+    for (const [name, sum] of subsets) {
+      const p = sum.pairwise;
+      if (!p) continue;
+      const pc = (x: number) => (Number.isNaN(x) ? "–" : `${(100 * x).toFixed(1)}%`);
+      process.stdout.write(
+        `${r.variant} ${name}: per comparison ${pc(p.comparisonAccuracy)} (${p.comparisons}) · per group ${pc(p.groupAccuracy)} (${p.groups} groups) · inconsistent groups ${p.inconsistentGroups}\n`,
+      );
+    }
+  }
+  for (const [what, n] of Object.entries(data.notes ?? {}))
+    if (n > 0) process.stdout.write(`${what}: ${n}\n`);
   process.stdout.write(`report: ${displayPath(written.html)}\nresults: ${displayPath(written.results)}\n`);
 }
 
@@ -240,8 +252,11 @@ export function register(program: Command): void {
     program
       .command("eval")
       .description("preference accuracy of a judge vs human labels, in both presentation orders")
-      .requiredOption("-d, --dataset <file>", "labelled pairs (JSON or JSONL; parquet is not read)")
-      .option("-f, --format <format>", `dataset layout: ${DATASET_FORMATS.join(" | ")}`, "reference")
+      .requiredOption(
+        "-d, --dataset <path>",
+        "labelled pairs: a JSON/JSONL file, a parquet shard, a folder of shards or a dataset root",
+      )
+      .option("-f, --format <format>", `dataset layout (default: detected): ${DATASET_FORMATS.join(" | ")}`)
       .option("--rubrics <spec>", "rubric variant: FILE, NAME=FILE or none (repeatable with --compare)")
       .option("--no-rubrics", "a variant judging without rubrics (the direct baseline)")
       .option("--compare", "evaluate every variant on the same items and print the position-bias table")

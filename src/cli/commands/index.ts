@@ -8,6 +8,7 @@ import { register as registerPlan } from "./plan.js";
 import { register as registerReferee } from "./referee.js";
 import { register as registerRubrics } from "./rubrics.js";
 import { register as registerSample } from "./sample.js";
+import { register as registerSetup } from "./setup.js";
 import { register as registerTrain } from "./train.js";
 import { register as registerWinrate } from "./winrate.js";
 
@@ -22,6 +23,7 @@ export function registerCommands(program: Command): void {
   registerReferee(program);
   registerRubrics(program);
   registerSample(program);
+  registerSetup(program);
   registerTrain(program);
   registerWinrate(program);
 }

@@ -16,7 +16,7 @@ import { openVlm } from "../../vlm/client.js";
 import { UsageMeter } from "../../vlm/usage.js";
 import { onInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
-import { stderrBar } from "../progress.js";
+import { countProgress } from "../progress.js";
 
 interface JudgeFlags extends ConfigOptions {
   pairs: string;
@@ -51,10 +51,9 @@ async function run(flags: JudgeFlags): Promise<void> {
   }
   const interrupt = onInterrupt();
   // Only on a terminal: judge output is often piped, and it streams verdicts anyway.
-  const progress = stderrBar(
-    "judge |{bar}| {value}/{total} · decided {decided} · ties {ties} · invalid {invalid}",
-    flags.progress !== false && !flags.json && process.stderr.isTTY === true,
-  );
+  const progress = countProgress("judge", {
+    enabled: flags.progress !== false && !flags.json && process.stderr.isTTY === true,
+  });
   const done: Verdict[] = [];
   let failure: unknown = null;
   const judge = createJudge({
@@ -65,7 +64,7 @@ async function run(flags: JudgeFlags): Promise<void> {
     meter,
   });
   try {
-    progress.update(0, pairs.length, { decided: 0, ties: 0, invalid: 0 });
+    progress.update(0, pairs.length);
     await judge.compareMany(pairs.map(compareInputFromPair), {
       concurrency: config.judge.concurrency,
       signal: interrupt.signal,
@@ -74,12 +73,12 @@ async function run(flags: JudgeFlags): Promise<void> {
         out?.write(`${record(pairs[i] as PreferencePair, v)}\n`);
       },
       onProgress: (p) =>
-        progress.update(p.done, p.total, { decided: p.decided, ties: p.ties, invalid: p.invalid }),
+        progress.update(p.done, p.total, [`decided ${p.decided}`, `ties ${p.ties}`, `invalid ${p.invalid}`]),
     });
   } catch (error) {
     failure = interrupt.explain(error, "judging interrupted");
   } finally {
-    progress.stop();
+    progress.done();
     interrupt.release();
     await new Promise<void>((r) => (out ? out.end(r) : r()));
     await opened.close();

@@ -17,7 +17,7 @@ import { openVlm } from "../../vlm/client.js";
 import { UsageMeter } from "../../vlm/usage.js";
 import { onInterrupt } from "../interrupt.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
-import { stderrBar } from "../progress.js";
+import { countProgress } from "../progress.js";
 
 interface InduceFlags extends ConfigOptions {
   seeds?: string;
@@ -83,10 +83,7 @@ async function induce(flags: InduceFlags): Promise<void> {
   const meter = new UsageMeter({ price: vlmConfig?.price ?? null, budget: induction.budget });
   const opened = await openVlm(config, { meter });
   const interrupt = onInterrupt();
-  const bar = stderrBar(
-    "induce |{bar}| {value}/{total} pairs · passed {passed} · dropped {dropped} · failed {failed} {stage}",
-    flags.progress !== false,
-  );
+  const bar = countProgress("induce", { enabled: flags.progress !== false });
   const cache = new CallCache(config.judge.cache_dir ? join(config.judge.cache_dir, "induction") : null);
   let result: InductionResult;
   try {
@@ -97,12 +94,12 @@ async function induce(flags: InduceFlags): Promise<void> {
       price: opened.config.price,
       signal: interrupt.signal,
       onProgress: (e: InductionProgress) =>
-        bar.update(e.done, e.total, {
-          passed: e.passed,
-          dropped: e.dropped,
-          failed: e.failed,
-          stage: e.stage === "pairs" ? "" : `· ${e.stage}`,
-        }),
+        bar.update(e.done, e.total, [
+          `passed ${e.passed}`,
+          `dropped ${e.dropped}`,
+          `failed ${e.failed}`,
+          ...(e.stage === "pairs" ? [] : [e.stage]),
+        ]),
     };
     result = seeds
       ? await induceRubrics({
@@ -120,7 +117,7 @@ async function induce(flags: InduceFlags): Promise<void> {
       "rerun the same command to resume: calls already paid for are cached",
     );
   } finally {
-    bar.stop();
+    bar.done();
     interrupt.release();
     await opened.close();
   }

@@ -48,7 +48,7 @@ export function register(program: Command): void {
     const seed = flags.seed === undefined ? undefined : integer("--seed", flags.seed, 0);
     const imagesPerPrompt = integer("--images-per-prompt", flags.imagesPerPrompt, 1);
     const { config } = await resolveConfigFromOptions(flags);
-    const prompts = await readSamplePrompts(flags.prompts);
+    const prompts = await readSamplePrompts(flags.prompts, { layout: flags.layout });
     const controller = new AbortController();
     const onSignal = () => controller.abort();
     process.once("SIGINT", onSignal);

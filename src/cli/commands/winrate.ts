@@ -13,6 +13,7 @@ import { createBridge } from "../../runtime/bridge.js";
 import { describeModel, parseModelRef, winrate } from "../../train/winrate.js";
 import { openVlm } from "../../vlm/client.js";
 import { addConfigOptions, type ConfigOptions, resolveConfigFromOptions } from "../options.js";
+import { countProgress } from "../progress.js";
 
 interface WinrateFlags extends ConfigOptions {
   a: string;
@@ -38,6 +39,7 @@ async function run(flags: WinrateFlags): Promise<void> {
   const rubric = rubricFile ? await loadRubric(rubricFile) : null;
   const vlm = await openVlm(config);
   const bridge = await createBridge();
+  const progress = countProgress("winrate", { enabled: !flags.json });
   try {
     const judge = createJudge({
       vlm: vlm.client,
@@ -54,9 +56,9 @@ async function run(flags: WinrateFlags): Promise<void> {
       b,
       prompts,
       outDir: resolve(flags.out),
-      onProgress: (done, total) => process.stderr.write(`\rjudged ${done}/${total}`),
+      onProgress: (done, total) => progress.update(done, total),
     });
-    process.stderr.write("\n");
+    progress.done();
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return;

@@ -17,6 +17,11 @@ export const PriceSchema = z
   .object({
     input_per_mtok: z.number().nonnegative().default(0).describe("price per million prompt tokens"),
     output_per_mtok: z.number().nonnegative().default(0).describe("price per million completion tokens"),
+    currency: z
+      .string()
+      .min(1)
+      .default("USD")
+      .describe("currency of the prices above (costs are shown in it)"),
   })
   .strict();
 

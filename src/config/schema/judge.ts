@@ -44,13 +44,15 @@ export function hasAuditJudge(audit: z.infer<typeof AuditJudgeSchema>): boolean 
   return Object.values(audit).some((value) => value !== null);
 }
 
+/** How candidates are presented to the judge (position bias). */
+export const OrderPolicySchema = z.enum(["single", "swap", "random"]);
+
 export const JudgeSchema = z
   .object({
     task: TaskSchema.default("t2i"),
-    order: z
-      .enum(["single", "swap", "random"])
-      .default("swap")
-      .describe("single: as given; swap: both orders, agreement decides; random: one random order, recorded"),
+    order: OrderPolicySchema.default("swap").describe(
+      "single: as given; swap: both orders, agreement decides; random: one random order, recorded",
+    ),
     tie_policy: z
       .enum(["zero", "mean"])
       .default("zero")

@@ -77,7 +77,16 @@ export const RpoSchema = z
       .number()
       .nonnegative()
       .default(0.01)
-      .describe("weight of the log-ratio KL to the LoRA-off reference"),
+      .describe("weight of the KL to the LoRA-off reference (the estimator is kl_estimator)"),
+    kl_estimator: z
+      .enum(["closed_form", "sample"])
+      .default("closed_form")
+      .describe(
+        "closed_form: per-element KL between the policy's and the reference's Gaussian step means " +
+          "(same std), (mu - mu_ref)^2 / (2 std^2), whose gradient pulls toward the reference; " +
+          "sample: the paper's kl_beta * (logp - logp_ref) on the policy's own sample, an unbiased " +
+          "KL value whose expected gradient is zero (noise, no pull); kept to reproduce the paper",
+      ),
     adv_clip: z.number().positive().default(5).describe("advantages clamped to +-adv_clip"),
     timestep_fraction: z
       .number()
@@ -89,6 +98,20 @@ export const RpoSchema = z
       ),
     win_reward: z.number().default(1).describe("advantage of the judged winner of a pair"),
     lose_reward: z.number().default(-0.1).describe("advantage of the judged loser of a pair"),
+  })
+  .strict();
+
+export const PipelineSchema = z
+  .object({
+    depth: z
+      .union([z.literal(0), z.literal(1)])
+      .default(0)
+      .describe(
+        "0: each step waits for the verdicts on the batch it has just sampled (on-policy, ratio 1); " +
+          "1: the workers sample step k+1 while the judge scores step k, which then trains on " +
+          "log-probs one update old (the clipped surrogate bounds the step): the judge's latency " +
+          "leaves the critical path",
+      ),
   })
   .strict();
 
@@ -144,7 +167,11 @@ export const DistributedSchema = z
       .default(1)
       .describe("worker processes per node, one per GPU (`arr doctor` warns when more than it sees)"),
     nnodes: positiveInt().default(1).describe("nodes in the run (> 1 needs rdzv_endpoint)"),
-    node_rank: nonNegativeInt().default(0).describe("this node's rank among nnodes"),
+    node_rank: nonNegativeInt()
+      .default(0)
+      .describe(
+        "this node's rank among nnodes: 0 owns the run (`arr train`), the others join it (`arr train --join`)",
+      ),
     rdzv_endpoint: z
       .string()
       .nullable()
@@ -156,6 +183,12 @@ export const DistributedSchema = z
         "times torchrun restarts a failed worker group; a restarted group resumes from the latest checkpoint",
       ),
     strategy: z.enum(["ddp", "fsdp"]).default("ddp").describe("ddp: replicate the model; fsdp: shard it"),
+    shared_run_dir: z
+      .boolean()
+      .default(false)
+      .describe(
+        "true: every node sees node 0's run directory at the same path (a shared filesystem); false: each joining node keeps its own copy, holding its ranks' checkpoint state",
+      ),
     backend: z.enum(["auto", "nccl", "gloo"]).default("auto").describe("auto: nccl on GPU, gloo on CPU"),
   })
   .strict();
@@ -259,6 +292,7 @@ export const TrainSchema = z
     sampler: SamplerSchema.default(SamplerSchema.parse({})),
     rpo: RpoSchema.default(RpoSchema.parse({})),
     optim: OptimSchema.default(OptimSchema.parse({})),
+    pipeline: PipelineSchema.default(PipelineSchema.parse({})),
     prompts_per_gpu: positiveInt().default(1).describe("prompts per GPU per rollout step"),
     grad_accum: positiveInt().default(1).describe("rollout steps per optimizer update (spans outer steps)"),
     max_steps: positiveInt().default(300).describe("optimizer updates"),

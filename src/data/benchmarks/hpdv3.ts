@@ -1,5 +1,6 @@
 /**
- * HPDv3 test split (MizzenAI/HPDv3 on the Hugging Face Hub, `test.json`).
+ * HPDv3 test split (Hugging Face `MizzenAI/HPDv3`, `test.json`; images from `images.tar.gz.*`,
+ * extracted with `cat images.tar.gz.* | gunzip | tar -x` in the dataset root).
  *
  * Verified against the HPSv3 README ("Test Set (`test.json`)"): a JSON array of
  * `{ prompt, path1, path2, model1, model2 }` where path1 is ALWAYS the preferred image and the paths
@@ -22,7 +23,9 @@ import {
 export async function loadHpdv3(file: string, options: AdapterOptions = {}): Promise<AdapterResult> {
   const root = imageRootOf(file, options);
   const records = await readRecords(file);
-  return collect(file, records, options, async (r, id) => {
+  const missingHint =
+    "HPDv3's image archive lacks some images named in test.json (MizzenAI/HPSv3 issue 21); check images.tar.gz.* was extracted next to test.json";
+  return collect(file, records, { ...options, missingHint }, async (r, id) => {
     const prompt = requireString(r, "prompt");
     const preferred = await resolveImage(r.path1, "path1", root);
     const other = await resolveImage(r.path2, "path2", root);

@@ -158,6 +158,38 @@ function snapshotJudge(report: ReturnType<typeof checkJudgeDrift> | null): Healt
   };
 }
 
+/**
+ * The monitor of one `train()` session: logs each flag when it is raised, asks the run to stop on
+ * the flags `stop_on` lists, and when the workers start from a checkpoint forgets what came after
+ * it and (once, after a resume) reads the run's judgements back for the judge's baseline.
+ */
+export function runHealth(options: {
+  health: HealthConfig;
+  judgementsFile: string;
+  log: (line: string) => void;
+  requestStop: (reason: string) => void;
+}): HealthMonitor & { started(update: number): void } {
+  const monitor = createHealthMonitor({
+    health: options.health,
+    onRaise: (flag) => {
+      const stops = options.health.stop_on.includes(flag.flag);
+      options.log(
+        `health: ${flag.flag} at update ${flag.update}: ${flag.reason}${stops ? " (train.health.stop_on: stopping)" : ""}`,
+      );
+      if (stops) options.requestStop(`health flag ${flag.flag} at update ${flag.update}: ${flag.reason}`);
+    },
+  });
+  let seeded = false;
+  return Object.assign(monitor, {
+    started(update: number) {
+      monitor.rewind(update);
+      if (!seeded && update > 0)
+        for (const row of readJudgements(options.judgementsFile)) monitor.judgement(row);
+      seeded = true;
+    },
+  });
+}
+
 /** An eval point's record through the health rules: what its flags say, stored in evals.jsonl. */
 export function assessEvalPoint(health: HealthMonitor, record: EvalRecord): EvalHealth {
   const tally = (r: { rate: number; prompts: number }) => ({ score: r.rate * r.prompts, prompts: r.prompts });
@@ -180,7 +212,7 @@ export function assessEvalPoint(health: HealthMonitor, record: EvalRecord): Eval
 }
 
 /** The judgements a run recorded so far (a resume's), for the judge-health baseline. */
-export function readJudgements(file: string): JudgementRecord[] {
+function readJudgements(file: string): JudgementRecord[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, "utf8")
     .split("\n")
