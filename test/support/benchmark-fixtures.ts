@@ -30,3 +30,12 @@ export function makeBenchShard(file: string, megabytes: number, codec: "datasets
     },
   );
 }
+
+/** A fresh folder holding the parquet reader's test shards and their images' sha256 (see the script). */
+export async function makeReaderShards(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "arr-parquet-"));
+  execFileSync(resolvePython().path, [SCRIPT, "--reader-shards", dir], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  return dir;
+}

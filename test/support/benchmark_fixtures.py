@@ -9,11 +9,13 @@ figure in the tests can be computed by hand from the levels below.
     python benchmark_fixtures.py OUT_DIR                   # the test fixtures
     python benchmark_fixtures.py --bench-shard FILE --mb N [--codec datasets|snappy]
                                                             # one shard of N MB of 512x512 PNGs
+    python benchmark_fixtures.py --reader-shards OUT_DIR   # the parquet reader's test shards
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -217,40 +219,88 @@ def hpdv3(root: Path) -> None:
     (root / "test.json").write_text(json.dumps(rows, indent=1))
 
 
-def bench_shard(path: Path, megabytes: int, codec: str) -> None:
-    """Unique 512x512 noise PNGs (about 0.8 MB each) in row groups of 100, as `datasets` writes them.
+# How `datasets` has written parquet (huggingface/datasets, src/datasets/io/parquet.py and
+# arrow_writer.py). Up to 4.0: pyarrow's defaults (snappy, dictionary pages, no page index) in row
+# groups of 100 rows for image datasets. From 4.6: embedded images PLAIN and uncompressed, other
+# columns snappy, content-defined pages with a page index, row groups of about 100 MB uncompressed.
+BENCH_WRITERS = {
+    "snappy": ({"compression": "snappy"}, 100),
+    "datasets": (
+        {
+            "compression": {"id": "snappy", "image": "none"},
+            "use_dictionary": ["id"],
+            "column_encoding": {"image": "PLAIN"},
+            "use_content_defined_chunking": {
+                "min_chunk_size": 256 * 1024,
+                "max_chunk_size": 1024 * 1024,
+                "norm_level": 0,
+            },
+            "write_page_index": True,
+        },
+        None,
+    ),
+}
 
-    codec "datasets": image bytes uncompressed, other columns snappy (recent `datasets`);
-    "snappy": everything snappy (older releases).
+
+def bench_shard(path: Path, megabytes: int, codec: str) -> None:
+    """Unique 512x512 noise PNGs (about 0.8 MB each), written as `datasets` writes them.
+
+    codec "datasets": as recent `datasets` releases; "snappy": as releases up to 4.0 (BENCH_WRITERS).
     """
     schema = pa.schema([("id", pa.string()), ("image", IMAGE)])
     meta = {"info": {"features": features(schema, {"image"}, set())}}
     schema = schema.with_metadata({"huggingface": json.dumps(meta)})
+    options, group_rows = BENCH_WRITERS[codec]
     rng = np.random.default_rng(0)
     path.parent.mkdir(parents=True, exist_ok=True)
     written, i = 0, 0
-    compression = {"id": "snappy", "image.bytes": "none", "image.path": "snappy"} if codec == "datasets" else "snappy"
-    with pq.ParquetWriter(path, schema, compression=compression) as writer:
+    with pq.ParquetWriter(path, schema, **options) as writer:
+        rows, group_bytes = [], 0
         while written < megabytes * 1_000_000:
-            rows = []
-            for _ in range(100):
-                buf = io.BytesIO()
-                Image.fromarray(rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)).save(buf, format="PNG")
-                rows.append({"id": f"row{i}", "image": {"bytes": buf.getvalue(), "path": None}})
-                written += buf.tell()
-                i += 1
-                if written >= megabytes * 1_000_000:
-                    break
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+            buf = io.BytesIO()
+            Image.fromarray(rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)).save(buf, format="PNG")
+            rows.append({"id": f"row{i}", "image": {"bytes": buf.getvalue(), "path": None}})
+            written += buf.tell()
+            group_bytes += buf.tell()
+            i += 1
+            full = len(rows) == group_rows if group_rows else group_bytes >= 100_000_000
+            if full or written >= megabytes * 1_000_000:
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                rows, group_bytes = [], 0
+
+
+def reader_shards(out: Path) -> None:
+    """The same 10 rows of unique noise PNGs twice, for the parquet reader's tests, with the sha256 of
+    each row's image in `sha256.json`: `snappy.parquet` as `datasets` up to 4.0 writes (one dictionary
+    page per row group, no page index) in row groups of 4 rows; `paged.parquet` as recent releases
+    write (PLAIN, uncompressed, page index), one row group of pages of one image each."""
+    rng = np.random.default_rng(1)
+    schema = pa.schema([("id", pa.string()), ("image", IMAGE)])
+    rows = []
+    for i in range(10):
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(buf, format="PNG")
+        rows.append({"id": f"row{i}", "image": {"bytes": buf.getvalue(), "path": None}})
+    out.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pylist(rows, schema=schema)
+    pq.write_table(table, out / "snappy.parquet", row_group_size=4, **BENCH_WRITERS["snappy"][0])
+    paged = {**BENCH_WRITERS["datasets"][0], "use_content_defined_chunking": False}
+    pq.write_table(table, out / "paged.parquet", data_page_size=1, write_batch_size=1, **paged)
+    digests = {r["id"]: hashlib.sha256(r["image"]["bytes"]).hexdigest() for r in rows}
+    (out / "sha256.json").write_text(json.dumps(digests))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", nargs="?", type=Path)
     parser.add_argument("--bench-shard", type=Path)
+    parser.add_argument("--reader-shards", type=Path)
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--codec", choices=["datasets", "snappy"], default="datasets")
     args = parser.parse_args()
+    if args.reader_shards:
+        reader_shards(args.reader_shards)
+        return
     if args.bench_shard:
         bench_shard(args.bench_shard, args.mb, args.codec)
         return

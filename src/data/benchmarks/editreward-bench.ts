@@ -204,7 +204,8 @@ export async function loadEditRewardBench(
       const row = await readRow(r, raw, options, store);
       const subset = typeof r.dataset === "string" && r.dataset ? r.dataset : "editreward";
       const key = `${subset}/${row.id.split("_")[0]}`;
-      const group = groups.get(key) ?? { subset, rows: [], raw };
+      // The group keeps where its first row was, not the row: its images are already files.
+      const group = groups.get(key) ?? { subset, rows: [], raw: { ...raw, value: null } };
       group.rows.push(row);
       groups.set(key, group);
       return null;
