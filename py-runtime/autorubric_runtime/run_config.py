@@ -100,6 +100,18 @@ class DistributedCfg:
 
 
 @dataclass(frozen=True)
+class DiversityCfg:
+    seeds: int
+
+
+@dataclass(frozen=True)
+class HealthCfg:
+    """What the workers need of ``train.health``: seeds per eval prompt for the diversity measure."""
+
+    diversity: DiversityCfg
+
+
+@dataclass(frozen=True)
 class ServiceCfg:
     """The reward service as the worker sees it (null url: an in-process reward, tests only)."""
 
@@ -128,6 +140,7 @@ class RunCfg:
     gradient_checkpointing: bool
     mixed_precision: Literal["auto", "bf16", "no"]
     distributed: DistributedCfg
+    health: HealthCfg
     service: ServiceCfg
     seed: int
     run_dir: str
@@ -158,6 +171,25 @@ class SampleRequest:
     source_images: tuple[str, ...] | None  # one per prompt for editing models
     layout: Literal["flat", "geneval"]
     images_per_prompt: int
+
+
+@dataclass(frozen=True)
+class WandbCfg:
+    project: str
+    entity: str | None
+    name: str
+    id: str  # stable over resumes: TypeScript keeps it in tracking.json in the run directory
+    dir: str
+
+
+@dataclass(frozen=True)
+class TrackingCfg:
+    """``tracking.json``: what ``python -m autorubric_runtime.tracking`` reads (see tracking.py)."""
+
+    trackers: tuple[Literal["tensorboard", "wandb"], ...]
+    tensorboard_dir: str
+    wandb: WandbCfg
+    config: dict[str, Any]  # the resolved run config (secrets redacted), shown by W&B
 
 
 def key_tree(cls: Any) -> dict[str, Any]:

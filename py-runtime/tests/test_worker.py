@@ -148,9 +148,21 @@ def test_worker_trains_stops_on_request_with_a_checkpoint_and_resumes(tiny_flux_
     # stopped at update 2 (not max_steps 10), with a checkpoint of exactly that update
     assert [m["step"] for m in service.metrics] == [1, 2]
     assert (run_dir / "checkpoints" / "latest").read_text().strip() == "checkpoint-2"
-    assert [e["kind"] for e in service.events] == ["started", "checkpoint", "finished"]
-    assert service.events[1]["data"]["path"] == str((run_dir / "checkpoints" / "checkpoint-2").resolve())
-    assert service.events[2]["data"]["stop_reason"] == "stand-in stop"
+    lifecycle = [e for e in service.events if e["kind"] != "eval"]
+    assert [e["kind"] for e in lifecycle] == ["started", "checkpoint", "finished"]
+    assert lifecycle[1]["data"]["path"] == str((run_dir / "checkpoints" / "checkpoint-2").resolve())
+    assert lifecycle[2]["data"]["stop_reason"] == "stand-in stop"
+    # every eval point (eval_every 1) reports its per-prompt base/current images for the controller's win rate
+    evals = [e["data"] for e in service.events if e["kind"] == "eval"]
+    assert [e["update"] for e in evals] == [1, 2]
+    for e in evals:
+        assert e["prompts"] == ["a red cat", "a yellow sun"] and e["source_images"] is None
+        assert all(Path(p).is_file() for p in e["base"] + e["current"] + [e["grid"]])
+        assert json.loads((run_dir / "grids" / f"eval-{e['update']:06d}.json").read_text()) == e
+        # diversity (health.diversity.seeds 2 in the fixture): one spread per prompt, base and current
+        assert all(len(e["spread"][k]) == 2 and all(v > 0 for v in e["spread"][k]) for k in ("base", "current"))
+    # the base model and the seeds do not change between eval points, so neither does the base spread
+    assert evals[0]["spread"]["base"] == evals[1]["spread"]["base"]
     # the first judgement failed: zero advantage, counted, nothing to learn from in update 1
     first, second = (m["metrics"] for m in service.metrics)
     assert (first["failed"], first["decided"], first["reward_mean"], first["grad_norm"]) == (1, 0, 0.0, 0.0)

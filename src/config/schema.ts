@@ -9,11 +9,19 @@
  */
 import { z } from "zod";
 import type { BudgetSchema, ImageEncodingSchema, PriceSchema, TaskSchema } from "./schema/common.js";
-import { InductionSchema, JudgeSchema, type OrderPolicySchema } from "./schema/judge.js";
+import {
+  type AuditJudgeSchema,
+  InductionSchema,
+  JudgeSchema,
+  type OrderPolicySchema,
+} from "./schema/judge.js";
 import { checkCrossFieldRules } from "./schema/rules.js";
 import {
   type DatasetSchema,
   type DistributedSchema,
+  type HealthFlagSchema,
+  type HealthSchema,
+  type JudgeHealthSchema,
   type LoraSchema,
   type ModelSchema,
   type OptimSchema,
@@ -31,6 +39,21 @@ export { trainedSteps } from "./schema/rules.js";
 export * from "./schema/train.js";
 export * from "./schema/vlm.js";
 
+/** Experiment trackers training logs to, besides the run's own metrics.jsonl. */
+export const TrackerSchema = z.enum(["tensorboard", "wandb"]);
+
+export const WandbSchema = z
+  .object({
+    project: z.string().min(1).default("autorubric").describe("Weights & Biases project of the run"),
+    entity: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe("Weights & Biases team or user (null: the API key's default entity)"),
+  })
+  .strict();
+
 export const RunSchema = z
   .object({
     name: z.string().min(1).default("arr-run").describe("prefix of run directory names"),
@@ -40,6 +63,14 @@ export const RunSchema = z
       .enum(["error", "warn", "info", "debug"])
       .default("info")
       .describe("how much the CLI logs to stderr"),
+    trackers: z
+      .array(TrackerSchema)
+      .refine((list) => new Set(list).size === list.length, "each tracker at most once")
+      .default(["tensorboard"])
+      .describe(
+        "experiment trackers training logs scalars and eval grids to: tensorboard (event files in <run>/tensorboard, works offline) and wandb (Weights & Biases; WANDB_MODE=offline logs without network, `wandb sync` uploads later)",
+      ),
+    wandb: WandbSchema.default(WandbSchema.parse({})).describe("used when run.trackers contains wandb"),
   })
   .strict();
 
@@ -73,5 +104,10 @@ export type DatasetConfig = z.infer<typeof DatasetSchema>;
 export type DistributedConfig = z.infer<typeof DistributedSchema>;
 export type ServiceConfig = z.infer<typeof ServiceSchema>;
 export type TrainConfig = z.infer<typeof TrainSchema>;
+export type HealthConfig = z.infer<typeof HealthSchema>;
+export type JudgeHealthConfig = z.infer<typeof JudgeHealthSchema>;
+export type HealthFlagName = z.infer<typeof HealthFlagSchema>;
+export type AuditJudgeConfig = z.infer<typeof AuditJudgeSchema>;
 export type RunConfig = z.infer<typeof RunSchema>;
+export type Tracker = z.infer<typeof TrackerSchema>;
 export type Config = z.infer<typeof ConfigSchema>;

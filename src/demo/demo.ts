@@ -27,8 +27,8 @@ import { induceRubrics } from "../rubrics/induce.js";
 import { type LoadedRubric, loadRubric, saveRubric } from "../rubrics/rubric.js";
 import { type Bridge, createBridge } from "../runtime/bridge.js";
 import { packageRoot } from "../runtime/python.js";
-import { writeTrainReport } from "../train/report.js";
-import { latestLora, runStamp } from "../train/run-dir.js";
+import { writeTrainReport } from "../train/report/index.js";
+import { latestLora, type RunPaths, runStamp } from "../train/run-dir.js";
 import { type TrainProgress, type TrainResult, train } from "../train/train.js";
 import { type WinrateResult, winrate } from "../train/winrate.js";
 import { escapeHtml } from "../util/html.js";
@@ -260,9 +260,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     // 5b. the control: the same training with every verdict reversed
     let control: DemoResult["control"] = null;
+    let controlPaths: RunPaths | null = null;
     if (options.control !== false && measured && !options.signal?.aborted) {
       stage("control", "control: the same training with the judge's verdicts reversed");
       const run = await trainRun("control", true);
+      controlPaths = run.paths;
       const controlLora = latestLora(run.paths.checkpoints);
       control = {
         runDir: run.runDir,
@@ -274,7 +276,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     // 6. demo.json and the report
     stage("report", "writing the report");
-    const trainReport = await writeTrainReport(trained.paths, {
+    const reportFile = await writeTrainReport(trained.paths, {
       config: trainConfig,
       rubric,
       winrate: measured
@@ -285,15 +287,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
             pairs: measured.prompts,
           }
         : null,
+      label: "trained",
+      overlays: controlPaths ? [{ label: "control (verdicts reversed)", paths: controlPaths }] : [],
+      intro: demoSection({
+        ruleBased,
+        table,
+        evalReport: relative(dir, written.html),
+        stats,
+        measured,
+        control,
+      }),
+      title: "autorubric demo: induce a rubric, judge with it, train with it",
+      out: join(dir, "report.html"),
     });
-    const reportFile = join(dir, "report.html");
-    await writeFile(
-      reportFile,
-      (await readFile(trainReport, "utf8")).replace(
-        "<h2>Curves</h2>",
-        `${demoSection({ ruleBased, table, evalReport: relative(dir, written.html), stats, measured, control })}\n<h2>Curves</h2>`,
-      ),
-    );
     lap();
     seconds.total = (performance.now() - started) / 1000;
     const result: DemoResult = {
@@ -312,7 +318,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         runDir: trained.runDir,
         updates: trained.updates,
         stopReason: trained.stopReason,
-        report: trainReport,
+        report: trained.paths.report,
       },
       winrate: measured,
       control,

@@ -1,7 +1,8 @@
 /**
- * What TypeScript sends to Python: the workers' `run.json` and the bridge's `sample` op arguments.
+ * What TypeScript sends to Python: the workers' `run.json`, the bridge's `sample` op arguments and
+ * the tracker process's `tracking.json`.
  *
- * Both are built here, from the resolved config, by one function each, and carry only the fields
+ * All are built here, from the resolved config, by one function each, and carry only the fields
  * Python reads; py-runtime/autorubric_runtime/run_config.py parses them into frozen dataclasses
  * with every field required and unknown keys rejected, so Python never invents a value.
  * test/config/worker-payload.test.ts fails when a field exists on one side only.
@@ -11,17 +12,21 @@
  * TypeScript reads goes into the section's `omit` list below instead.
  */
 import { z } from "zod";
+import { redactSecrets } from "../config/dump.js";
 import {
   type Config,
   DatasetSchema,
   DistributedSchema,
+  DiversityHealthSchema,
   ModelSchema,
   OptimSchema,
   RpoSchema,
   SamplerSchema,
   TaskSchema,
+  TrackerSchema,
   type TrainConfig,
   TrainSchema,
+  WandbSchema,
 } from "../config/schema.js";
 
 /** `run.json`: the `train` fields the workers read, plus where the run lives and how to reach the service. */
@@ -31,6 +36,7 @@ export const WorkerConfigSchema = TrainSchema.omit({
   optim: true,
   distributed: true,
   service: true,
+  health: true,
 })
   .extend({
     // The prompts arrive normalised in prompts_file; only the shuffle flag matters to the workers.
@@ -47,6 +53,8 @@ export const WorkerConfigSchema = TrainSchema.omit({
       node_rank: true,
       shared_run_dir: true,
     }),
+    // The workers only sample the eval prompts at more seeds; every health rule runs in TypeScript.
+    health: z.object({ diversity: DiversityHealthSchema.pick({ seeds: true }) }).strict(),
     service: z
       .object({
         url: z.string().describe("the reward service's URL"),
@@ -77,7 +85,7 @@ export function workerConfig(config: Config & { train: TrainConfig }, run: Worke
   const { train } = config;
   const { win_reward: _win, lose_reward: _lose, ...rpo } = train.rpo;
   const { scheduler: _scheduler, ...optim } = train.optim;
-  const { dataset, distributed, service: _service, ...rest } = train;
+  const { dataset, distributed, service: _service, health, ...rest } = train;
   return {
     ...rest,
     dataset: { shuffle: dataset.shuffle },
@@ -89,6 +97,7 @@ export function workerConfig(config: Config & { train: TrainConfig }, run: Worke
       node_rank: distributed.node_rank,
       shared_run_dir: distributed.shared_run_dir,
     },
+    health: { diversity: { seeds: health.diversity.seeds } },
     service: { url: run.serviceUrl, token: null },
     run_dir: run.runDir,
     prompts_file: run.promptsFile,
@@ -123,4 +132,32 @@ export function sampleRequest(
   args: Omit<SampleRequest, "model" | "sampler">,
 ): SampleRequest {
   return { model: train.model, sampler: train.sampler, ...args };
+}
+
+/** `tracking.json`: what `python -m autorubric_runtime.tracking` reads (src/train/tracking.ts starts it). */
+export const TrackingPayloadSchema = z
+  .object({
+    trackers: z.array(TrackerSchema).describe("the run's run.trackers"),
+    tensorboard_dir: z.string().describe("<run>/tensorboard"),
+    wandb: WandbSchema.extend({
+      name: z.string().describe("the run directory's name"),
+      id: z.string().describe("W&B run id, kept over resumes so they continue the same W&B run"),
+      dir: z.string().describe("<run> (W&B writes its wandb/ folder inside)"),
+    }).strict(),
+    config: z.record(z.string(), z.unknown()).describe("the resolved config, logged as the W&B run config"),
+  })
+  .strict();
+export type TrackingPayload = z.infer<typeof TrackingPayloadSchema>;
+
+/** The tracker payload of a run in `dir`; `wandbId` is the run's (kept across resumes by the caller). */
+export function trackingPayload(
+  config: Config,
+  run: { dir: string; name: string; tensorboardDir: string; wandbId: string },
+): TrackingPayload {
+  return {
+    trackers: config.run.trackers,
+    tensorboard_dir: run.tensorboardDir,
+    wandb: { ...config.run.wandb, name: run.name, id: run.wandbId, dir: run.dir },
+    config: redactSecrets(config),
+  };
 }

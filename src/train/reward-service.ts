@@ -30,7 +30,7 @@ import { networkInterfaces } from "node:os";
 import pLimit from "p-limit";
 import { z } from "zod";
 import { JUDGE_DEFAULTS, ServiceSchema } from "../config/schema.js";
-import type { Comparer } from "../judge/types.js";
+import type { CompareInput, Verdict } from "../judge/types.js";
 import { refuseImages } from "./judged-images.js";
 import { BodyTooLarge, MAX_BODY_BYTES, parseBody as parseWith, readJson, send } from "./service-http.js";
 import { handleSampleUpload } from "./uploaded-samples.js";
@@ -40,7 +40,18 @@ export { MAX_BODY_BYTES };
 export const PROTOCOL_VERSION = 1;
 
 /** What the service needs from a judge: compare a prompt's candidates, return outcome and rewards. */
-export type RewardJudge = Comparer<"outcome" | "rewards" | "agreement" | "cached">;
+/**
+ * The verdict's rank, winner and reason are optional: the service records them when the judge
+ * gives them (a stand-in judge may give only outcome and rewards).
+ */
+export interface RewardJudge {
+  compare(
+    input: CompareInput,
+  ): Promise<
+    Pick<Verdict, "outcome" | "rewards" | "agreement" | "cached"> &
+      Partial<Pick<Verdict, "ranking" | "winner" | "reason">>
+  >;
+}
 
 const SubmitSchema = z.object({
   protocol: z.literal(PROTOCOL_VERSION),
@@ -60,7 +71,7 @@ const MetricsSchema = z.object({
 
 const EventSchema = z.object({
   rank: z.number().int().nonnegative(),
-  kind: z.enum(["started", "checkpoint", "finished", "stopping"]),
+  kind: z.enum(["started", "checkpoint", "finished", "stopping", "eval"]),
   data: z.record(z.string(), z.unknown()).default({}),
 });
 
@@ -79,6 +90,9 @@ export interface JudgementRecord {
   agreement: boolean | null;
   cached: boolean;
   latencyMs: number;
+  /** Rank per image (1 = best) when decided, and the judge's reason (null when it gave none). */
+  ranking: number[] | null;
+  reason: string | null;
   error?: string;
 }
 
@@ -90,7 +104,7 @@ export interface WorkerMetrics {
 
 export interface WorkerEvent {
   rank: number;
-  kind: "started" | "checkpoint" | "finished" | "stopping";
+  kind: "started" | "checkpoint" | "finished" | "stopping" | "eval";
   data: Record<string, unknown>;
 }
 
@@ -245,6 +259,8 @@ export async function startRewardService(options: RewardServiceOptions): Promise
           agreement: verdict.agreement,
           cached: verdict.cached,
           latencyMs: performance.now() - started,
+          ranking: verdict.ranking ?? null,
+          reason: verdict.reason ?? null,
         });
       } catch (error) {
         // A judge failure is not evidence about either image: zero advantage, counted, run goes on.
@@ -255,6 +271,8 @@ export async function startRewardService(options: RewardServiceOptions): Promise
           agreement: null,
           cached: false,
           latencyMs: performance.now() - started,
+          ranking: null,
+          reason: null,
           error: error instanceof Error ? error.message : String(error),
         });
       }

@@ -10,8 +10,11 @@
  * <run>/prompts.jsonl          the normalised training prompts
  * <run>/metrics.jsonl          one line per optimizer update (rank 0, reduced over ranks) plus judge totals
  * <run>/judgements.jsonl       one line per judged pair
+ * <run>/evals.jsonl            one line per eval_every: win rate of the current policy over the base
+ * <run>/tracking.json          what the tracker process reads (run.trackers); its W&B id survives resumes
+ * <run>/tensorboard/, wandb/   the trackers' own files
  * <run>/checkpoints/           written by the workers (checkpoint-<update>/, latest)
- * <run>/samples/, grids/       candidate images being judged, evaluation grids
+ * <run>/samples/, grids/       candidate images being judged, evaluation grids (+ per-prompt tiles)
  * <run>/report.html            the run's report
  * ```
  */
@@ -39,6 +42,10 @@ export interface RunPaths {
   prompts: string;
   metrics: string;
   judgements: string;
+  evals: string;
+  tracking: string;
+  tensorboard: string;
+  wandb: string;
   checkpoints: string;
   samples: string;
   grids: string;
@@ -56,6 +63,10 @@ export function runPaths(dir: string): RunPaths {
     prompts: at("prompts.jsonl"),
     metrics: at("metrics.jsonl"),
     judgements: at("judgements.jsonl"),
+    evals: at("evals.jsonl"),
+    tracking: at("tracking.json"),
+    tensorboard: at("tensorboard"),
+    wandb: at("wandb"),
     checkpoints: at("checkpoints"),
     samples: at("samples"),
     grids: at("grids"),
@@ -248,8 +259,13 @@ export async function probeRuntimeVersions(python: string, env: NodeJS.ProcessEn
 
 /** Reads metrics.jsonl back (for reports and tests). */
 export async function readMetrics(paths: RunPaths): Promise<Array<Record<string, unknown>>> {
-  if (!existsSync(paths.metrics)) return [];
-  return (await readFile(paths.metrics, "utf8"))
+  return readJsonl(paths.metrics);
+}
+
+/** The rows of one of the run's JSONL files (none when it does not exist yet). */
+export async function readJsonl(file: string): Promise<Array<Record<string, unknown>>> {
+  if (!existsSync(file)) return [];
+  return (await readFile(file, "utf8"))
     .split("\n")
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as Record<string, unknown>);

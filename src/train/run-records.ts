@@ -1,6 +1,6 @@
 /**
- * The run's records across resumes and restarts: metrics.jsonl and judgements.jsonl hold one row
- * per update and per judged pair of the run as it finally went, and summary.json covers every
+ * The run's records across resumes and restarts: metrics.jsonl, evals.jsonl and judgements.jsonl
+ * hold one row per update, eval point and judged pair of the run as it finally went, and summary.json covers every
  * session of the run.
  *
  * A worker group that starts from a checkpoint (`--resume`, or torchrun restarting a crashed
@@ -33,14 +33,18 @@ function filterJsonl(path: string, keep: (row: Record<string, unknown>) => boole
 }
 
 /**
- * Forget the updates after `update` (the checkpoint a worker group starts from): metrics rows of
- * later updates, and judgements of pairs sampled for them (a judgement's `step` counts the updates
- * done before it). Synchronous, so no append can slip in between.
+ * Forget the updates after `update` (the checkpoint a worker group starts from): metrics rows and
+ * eval points of later updates, and judgements of pairs sampled for them (a judgement's `step`
+ * counts the updates done before it). Synchronous, so no append can slip in between.
  */
-export function rewindRecords(paths: RunPaths, update: number): { metrics: number; judgements: number } {
+export function rewindRecords(
+  paths: RunPaths,
+  update: number,
+): { metrics: number; judgements: number; evals: number } {
   return {
     metrics: filterJsonl(paths.metrics, (row) => typeof row.step === "number" && row.step <= update),
     judgements: filterJsonl(paths.judgements, (row) => typeof row.step === "number" && row.step < update),
+    evals: filterJsonl(paths.evals, (row) => typeof row.update === "number" && row.update <= update),
   };
 }
 

@@ -13,7 +13,7 @@ import type { TrainConfig } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { type Interval, wilsonInterval } from "../eval/stats.js";
 import { identityPermutation, reversedPermutation } from "../judge/orders.js";
-import type { Comparer } from "../judge/types.js";
+import type { CompareInput, Verdict } from "../judge/types.js";
 import type { Bridge } from "../runtime/bridge.js";
 import { sampleRequest } from "../runtime/payload.js";
 import { latestLora } from "./run-dir.js";
@@ -21,8 +21,12 @@ import { latestLora } from "./run-dir.js";
 /** A model to sample: the base model, or the base plus a LoRA directory. */
 export type ModelRef = "base" | { lora: string };
 
-/** What the win rate needs from a judge: who won each single-order comparison. */
-export type WinrateJudge = Comparer<"outcome" | "winner">;
+/** What the win rate needs from a judge: who won each single-order comparison (and why, if it says). */
+export interface WinrateJudge {
+  compare(
+    input: CompareInput,
+  ): Promise<Pick<Verdict, "outcome" | "winner"> & Partial<Pick<Verdict, "reason">>>;
+}
 
 export interface WinrateOptions {
   bridge: Bridge;
@@ -101,51 +105,102 @@ export async function winrate(options: WinrateOptions): Promise<WinrateResult> {
   const imagesA = await sample(options.a, "a");
   const imagesB = await sample(options.b, "b");
 
+  const judged = await judgeBothOrders(
+    options.judge,
+    options.prompts.map((prompt, i) => ({
+      prompt,
+      ...(options.sourceImages?.[i] ? { sourceImage: options.sourceImages[i] } : {}),
+      a: imagesA[i] as string,
+      b: imagesB[i] as string,
+    })),
+    options.onProgress,
+  );
+  const { pairs: _pairs, ...summary } = judged;
+  return { ...summary, images: { a: imagesA, b: imagesB } };
+}
+
+/** One prompt's two images to compare: A's and B's, sampled with the same seed. */
+export interface WinratePair {
+  prompt: string;
+  sourceImage?: string;
+  a: string;
+  b: string;
+}
+
+/** The judge's answer in one presentation order, from A's side. */
+export interface OrderVerdict {
+  outcome: "decided" | "tie" | "invalid";
+  /** Which model's image was preferred (null unless decided). */
+  preferred: "a" | "b" | null;
+  reason: string | null;
+}
+
+export interface JudgedPair {
+  /** A first, then B. */
+  forward: OrderVerdict;
+  /** B first, then A. */
+  reverse: OrderVerdict;
+  /** Mean over the two orders of 1 (A preferred), 0 (B preferred), 0.5 (no decision). */
+  score: number;
+}
+
+/** Judges every pair in both presentation orders and summarises A's win rate over B. */
+export async function judgeBothOrders(
+  judge: WinrateJudge,
+  pairs: readonly WinratePair[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<Omit<WinrateResult, "images"> & { pairs: JudgedPair[] }> {
   const forward: OrderCounts = { a: 0, b: 0, undecided: 0 };
   const reverse: OrderCounts = { a: 0, b: 0, undecided: 0 };
-  const scores: number[] = [];
-  for (let i = 0; i < options.prompts.length; i++) {
-    const prompt = options.prompts[i] as string;
-    const source = options.sourceImages?.[i];
+  const judged: JudgedPair[] = [];
+  for (const [i, pair] of pairs.entries()) {
     // Caller order: A is candidate 0, B candidate 1.
-    const pair = [imagesA[i] as string, imagesB[i] as string];
+    const images = [pair.a, pair.b];
     const judgeIn = async (permutation: number[]) => {
-      const verdict = await options.judge.compare({
-        prompt,
-        ...(source ? { sourceImage: source } : {}),
-        candidates: permutation.map((k) => pair[k] as string),
+      const verdict = await judge.compare({
+        prompt: pair.prompt,
+        ...(pair.sourceImage ? { sourceImage: pair.sourceImage } : {}),
+        candidates: permutation.map((k) => images[k] as string),
         order: "single",
       });
       return {
         outcome: verdict.outcome,
         winner: verdict.winner === null ? null : permutation[verdict.winner],
+        reason: verdict.reason ?? null,
       };
     };
     const [fwd, rev] = await Promise.all([judgeIn(identityPermutation(2)), judgeIn(reversedPermutation(2))]);
-    scores.push((tally(forward, fwd) + tally(reverse, rev)) / 2);
-    options.onProgress?.(i + 1, options.prompts.length);
+    const f = tally(forward, fwd);
+    const r = tally(reverse, rev);
+    judged.push({ forward: f.verdict, reverse: r.verdict, score: (f.score + r.score) / 2 });
+    onProgress?.(i + 1, pairs.length);
   }
-  const wins = scores.reduce((s, v) => s + v, 0);
+  const wins = judged.reduce((s, p) => s + p.score, 0);
   return {
-    rate: wins / Math.max(1, scores.length),
-    interval: wilsonInterval(wins, scores.length),
-    prompts: scores.length,
+    rate: wins / Math.max(1, judged.length),
+    interval: wilsonInterval(wins, judged.length),
+    prompts: judged.length,
     forward,
     reverse,
-    images: { a: imagesA, b: imagesB },
+    pairs: judged,
   };
 }
 
-/** Counts one judgement (winner in the caller's order, A = 0) and returns its score for A. */
-function tally(counts: OrderCounts, verdict: { outcome: string; winner: number | null | undefined }): number {
+/** Counts one judgement (winner in the caller's order, A = 0): its score for A and its verdict from A's side. */
+function tally(
+  counts: OrderCounts,
+  verdict: { outcome: string; winner: number | null | undefined; reason: string | null },
+): { score: number; verdict: OrderVerdict } {
+  const { reason } = verdict;
   if (verdict.outcome !== "decided" || verdict.winner == null) {
     counts.undecided += 1;
-    return 0.5;
+    const outcome = verdict.outcome === "tie" ? "tie" : "invalid";
+    return { score: 0.5, verdict: { outcome, preferred: null, reason } };
   }
   if (verdict.winner === 0) {
     counts.a += 1;
-    return 1;
+    return { score: 1, verdict: { outcome: "decided", preferred: "a", reason } };
   }
   counts.b += 1;
-  return 0;
+  return { score: 0, verdict: { outcome: "decided", preferred: "b", reason } };
 }

@@ -13,6 +13,7 @@ import { ConfigSchema } from "../../src/config/schema.js";
 import {
   SampleRequestSchema,
   sampleRequest,
+  TrackingPayloadSchema,
   WorkerConfigSchema,
   workerConfig,
 } from "../../src/runtime/payload.js";
@@ -62,14 +63,15 @@ describe("worker payload", () => {
       python.path,
       [
         "-c",
-        "import json; from autorubric_runtime.run_config import RunCfg, SampleRequest, key_tree; " +
-          "print(json.dumps({'run': key_tree(RunCfg), 'sample': key_tree(SampleRequest)}))",
+        "import json; from autorubric_runtime.run_config import RunCfg, SampleRequest, TrackingCfg, key_tree; " +
+          "print(json.dumps({'run': key_tree(RunCfg), 'sample': key_tree(SampleRequest), 'tracking': key_tree(TrackingCfg)}))",
       ],
       { env: pythonEnv(), extendEnv: false },
     );
-    const python_ = JSON.parse(stdout) as { run: unknown; sample: unknown };
+    const python_ = JSON.parse(stdout) as { run: unknown; sample: unknown; tracking: unknown };
     expect(keyTree(WorkerConfigSchema)).toEqual(python_.run);
     expect(keyTree(SampleRequestSchema)).toEqual(python_.sample);
+    expect(keyTree(TrackingPayloadSchema)).toEqual(python_.tracking);
   });
 
   it("builds the sample op's arguments from the train section's model and sampler", () => {

@@ -43,7 +43,7 @@ describe("run records", () => {
     expect((error as ConfigError).message).toContain("vlm.extra_body.api_key");
   });
 
-  it("rewinds metrics and judgements to a checkpoint, and summary.json adds up the sessions", async () => {
+  it("rewinds metrics, evals and judgements to a checkpoint, and summary.json adds up the sessions", async () => {
     const { config } = await loadConfig({ preset: "tiny-cpu", set: [`run.output_dir=${root}`] });
     const paths = await createRunDir(config, { dir: join(root, "rewind") });
     for (const step of [1, 2, 3]) await appendFile(paths.metrics, `${JSON.stringify({ step })}\n`);
@@ -54,7 +54,8 @@ describe("run records", () => {
         `${JSON.stringify({ step, outcome: step === 1 ? "tie" : "decided" })}\n`,
       );
     }
-    expect(rewindRecords(paths, 2)).toEqual({ metrics: 2, judgements: 2 });
+    for (const update of [2, 4]) await appendFile(paths.evals, `${JSON.stringify({ update })}\n`);
+    expect(rewindRecords(paths, 2)).toEqual({ metrics: 2, judgements: 2, evals: 1 });
     const rows = async (file: string) =>
       (await readFile(file, "utf8"))
         .trim()
@@ -62,7 +63,8 @@ describe("run records", () => {
         .map((l) => JSON.parse(l).step);
     expect(await rows(paths.metrics)).toEqual([1, 2]);
     expect(await rows(paths.judgements)).toEqual([0, 1]);
-    expect(rewindRecords(paths, 2)).toEqual({ metrics: 0, judgements: 0 });
+    expect((await readFile(paths.evals, "utf8")).trim()).toBe('{"update":2}');
+    expect(rewindRecords(paths, 2)).toEqual({ metrics: 0, judgements: 0, evals: 0 });
 
     const session = (from: number, to: number, calls: number) => ({
       started: "t0",

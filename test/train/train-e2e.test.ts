@@ -3,11 +3,15 @@
  * deterministic in-process stand-in judge (the brighter image wins). Launches are shared: the
  * interrupted run is also the first half of the resume-equality check.
  *
- * - metrics.jsonl, checkpoints, grids, report.html and the manifest of an uninterrupted run;
+ * - metrics.jsonl, checkpoints, grids, the win rate over the base at each eval point, TensorBoard
+ *   event files (read back with TensorBoard's own reader), report.html and the manifest of an
+ *   uninterrupted run;
  * - Ctrl-C (aborting the signal) at update 2 checkpoints and exits cleanly; resuming to update 4
- *   ends with exactly the LoRA of the uninterrupted 4-update run;
+ *   ends with exactly the LoRA of the uninterrupted 4-update run, and TensorBoard holds one point
+ *   per update over both sessions;
  * - kill -9 of a worker with `max_restarts: 1`: torchrun restarts the group, which resumes from the
- *   latest checkpoint; the run ends with all updates, no duplicated rows, and the uninterrupted LoRA;
+ *   latest checkpoint; the run ends with all updates, no duplicated rows, the uninterrupted LoRA,
+ *   and TensorBoard without the abandoned update's points;
  * - a worker that raises ends the run with a TrainingError carrying the Python traceback, and no
  *   worker process survives;
  * - a judge outage checkpoints and stops with the outage reason, without stepping on failed pairs.
@@ -21,9 +25,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { TrainingError } from "../../src/errors.js";
+import { pythonEnv, resolvePython } from "../../src/runtime/python.js";
+import type { EvalRecord } from "../../src/train/evals.js";
 import type { RewardJudge } from "../../src/train/reward-service.js";
-import { readMetrics } from "../../src/train/run-dir.js";
+import { readJsonl, readMetrics } from "../../src/train/run-dir.js";
 import { readSummary } from "../../src/train/run-records.js";
+import { trackerScalars } from "../../src/train/tracking.js";
 import { type TrainProgress, type TrainResult, train } from "../../src/train/train.js";
 import { brighterJudge } from "../support/training.js";
 
@@ -55,6 +62,26 @@ function survivors(runDir: string): string[] {
   return out.split("\n").filter((line) => line.includes(join(runDir, "run.json")));
 }
 
+/** Steps per tag of a TensorBoard log directory, read with TensorBoard's own EventAccumulator. */
+function tensorboard(dir: string): { scalars: Record<string, number[]>; images: Record<string, number[]> } {
+  const script = `
+import json, sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+acc = EventAccumulator(sys.argv[1], size_guidance={"scalars": 0, "images": 0})
+acc.Reload()
+tags = acc.Tags()
+print(json.dumps({
+    "scalars": {t: [e.step for e in acc.Scalars(t)] for t in tags["scalars"]},
+    "images": {t: [e.step for e in acc.Images(t)] for t in tags["images"]},
+}))`;
+  const out = execFileSync(resolvePython().path, ["-c", script, dir], {
+    env: pythonEnv(),
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return JSON.parse(out);
+}
+
 async function file(path: string): Promise<Buffer> {
   return readFile(path);
 }
@@ -82,10 +109,28 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
       expect(p.currency).toBe("USD");
     }
 
-    // One judged pair per worker per update, each an existing PNG pair sampled by the workers.
-    expect(calls).toHaveLength(8);
+    // One judged pair per worker per update, each an existing PNG pair sampled by the workers ...
+    const training = calls.filter((c) => c[0]?.includes("/samples/"));
+    expect(training).toHaveLength(8);
     expect(uninterrupted.judge).toMatchObject({ submitted: 8, completed: 8, failed: 0 });
-    expect(calls[0]?.[0]).toMatch(/samples\/r[01]-o0-p0-c0\.png$/);
+    expect(training[0]?.[0]).toMatch(/samples\/r[01]-o0-p0-c0\.png$/);
+    // ... and at each eval point (2, 4) each eval prompt's current-vs-base pair in both orders.
+    const evalCalls = calls.filter((c) => c[0]?.includes("/grids/"));
+    expect(evalCalls).toHaveLength(2 * 2 * 2);
+    const evals = (await readJsonl(paths.evals)) as unknown as EvalRecord[];
+    expect(evals.map((e) => e.update)).toEqual([2, 4]);
+    for (const e of evals) {
+      expect(e.prompts).toBe(2);
+      expect(e.forward.a + e.forward.b + e.forward.undecided).toBe(2);
+      expect(e.reverse.a + e.reverse.b + e.reverse.undecided).toBe(2);
+      expect(e.rate).toBeCloseTo(e.pairs.reduce((s, p) => s + p.score, 0) / 2, 12);
+      for (const pair of e.pairs) {
+        expect(existsSync(pair.current) && existsSync(pair.base)).toBe(true);
+        // The same seed: the forward order shows the current image first.
+        expect(evalCalls).toContainEqual([pair.current, pair.base]);
+        expect(evalCalls).toContainEqual([pair.base, pair.current]);
+      }
+    }
 
     const metrics = await readMetrics(paths);
     expect(metrics.map((m) => m.step)).toEqual([1, 2, 3, 4]);
@@ -131,14 +176,32 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
       "eval-000002.png",
       "eval-000004.png",
     ]);
+    // Every scalar series has one point per update; the win rate and the grids one per eval point.
+    const tb = tensorboard(paths.tensorboard);
+    const tags = Object.keys(trackerScalars(metrics[0] as Record<string, unknown>));
+    expect(tags).toEqual(
+      expect.arrayContaining([
+        "policy/kl",
+        "policy/clip_frac",
+        "optim/grad_norm",
+        "judge/tie",
+        "time/sampling",
+        "vlm/calls",
+      ]),
+    );
+    for (const tag of tags) expect(tb.scalars[tag], tag).toEqual([1, 2, 3, 4]);
+    expect(tb.scalars["eval/winrate_vs_base"]).toEqual([2, 4]);
+    expect(tb.images["eval/grid"]).toEqual([2, 4]);
+
     const report = await readFile(paths.report, "utf8");
-    expect(report).toContain("Mean reward");
+    expect(report).toContain('id="chart-winrate"');
+    expect(report).toContain('id="chart-clip"');
     expect(report).toContain("data:image/png;base64,");
     const manifest = JSON.parse(await readFile(paths.manifest, "utf8"));
     expect(manifest.python.versions.packages.torch).toMatch(/^\d+\.\d+/);
     expect(manifest.seeds).toMatchObject({ train: 42 });
     expect(survivors(paths.dir)).toEqual([]);
-  });
+  }, 600_000);
 
   it("Ctrl-C at update 2 checkpoints and exits cleanly; resume to 4 gives the uninterrupted LoRA", async () => {
     const stop = new AbortController();
@@ -162,6 +225,7 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
     expect(resumed.updates).toBe(4);
     expect(resumed.stopReason).toBeNull();
     expect((await readMetrics(resumed.paths)).map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    expect(tensorboard(resumed.paths.tensorboard).scalars["policy/kl"]).toEqual([1, 2, 3, 4]);
     // summary.json covers both sessions of the run.
     const summary = await readSummary(resumed.paths);
     expect(summary).toMatchObject({ updates: 4, finished: true, stopReason: null });
@@ -184,7 +248,7 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
       const a = await file(join(ours, "lora", name));
       expect(a.equals(await file(join(theirs, "lora", name))), name).toBe(true);
     }
-  });
+  }, 600_000);
 
   it("kill -9 of a worker: torchrun restarts the group from the latest checkpoint and the run finishes", async () => {
     let killed: string | undefined;
@@ -217,8 +281,10 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
     expect(summary).toMatchObject({ updates: 4, finished: true });
     expect(summary?.sessions).toHaveLength(1);
     expect(summary?.sessions[0]).toMatchObject({ restarts: 1, fromUpdate: 0, toUpdate: 4 });
+    // TensorBoard reopened with purge_step 3 when the group restarted: update 3 counts once.
+    expect(tensorboard(paths.tensorboard).scalars["policy/kl"]).toEqual([1, 2, 3, 4]);
     expect(survivors(paths.dir)).toEqual([]);
-  });
+  }, 600_000);
 
   it("a worker that raises ends the run with its Python traceback and no orphan processes", async () => {
     // An existing folder that is not a LoRA: the workers start, then raise while loading it.
@@ -237,7 +303,7 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
     const runDir = (await readdir(root)).find((n) => n.startsWith("crash-"));
     expect(runDir).toBeDefined();
     expect(survivors(join(root, runDir as string))).toEqual([]);
-  });
+  }, 600_000);
 
   it("a judge outage checkpoints and stops with the outage reason, without stepping on failed pairs", async () => {
     const failing: RewardJudge = {
@@ -259,5 +325,5 @@ describe("train() end to end on CPU with 2 workers", { timeout: 600_000 }, () =>
     const latest = (await readFile(join(result.paths.checkpoints, "latest"), "utf8")).trim();
     expect(latest).toBe(`checkpoint-${result.updates}`);
     expect(survivors(result.paths.dir)).toEqual([]);
-  });
+  }, 600_000);
 });

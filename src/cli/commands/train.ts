@@ -75,7 +75,10 @@ async function run(flags: TrainFlags): Promise<void> {
     else {
       process.stdout.write(
         `${result.stopReason ? `stopped early (${result.stopReason})` : "finished"}: ${result.updates} updates\n` +
-          `run: ${result.runDir}\nreport: ${result.paths.report}\n`,
+          `run: ${result.runDir}\nreport: ${result.paths.report}\n` +
+          (config.run.trackers.includes("tensorboard")
+            ? `tensorboard: tensorboard --logdir ${result.paths.tensorboard}\n`
+            : ""),
       );
     }
     if (result.stopReason) {
