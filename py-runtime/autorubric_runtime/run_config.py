@@ -100,6 +100,18 @@ class DistributedCfg:
 
 
 @dataclass(frozen=True)
+class DiversityCfg:
+    seeds: int
+
+
+@dataclass(frozen=True)
+class HealthCfg:
+    """What the workers need of ``train.health``: seeds per eval prompt for the diversity measure."""
+
+    diversity: DiversityCfg
+
+
+@dataclass(frozen=True)
 class ServiceCfg:
     """The reward service as the worker sees it (null url: an in-process reward, tests only)."""
 
@@ -128,6 +140,7 @@ class RunCfg:
     gradient_checkpointing: bool
     mixed_precision: Literal["auto", "bf16", "no"]
     distributed: DistributedCfg
+    health: HealthCfg
     service: ServiceCfg
     seed: int
     run_dir: str

@@ -35,6 +35,7 @@ from torch import Tensor
 from autorubric_runtime import distributed as D
 from autorubric_runtime import lifeline
 from autorubric_runtime.checkpoint import load_model_weights, restore_training_state, resume_checkpoint, save_checkpoint
+from autorubric_runtime.diversity import latent_spread
 from autorubric_runtime.launch import LAUNCHER_PID
 from autorubric_runtime.reward_client import AuthError, RewardFn, ServiceClient, ServiceReward
 from autorubric_runtime.run_config import RunCfg, RunConfigError, load_run_config
@@ -43,6 +44,8 @@ from autorubric_runtime.trainer import PromptRow, TrainState, build_train_state,
 log = logging.getLogger("autorubric_runtime.worker")
 
 EXIT_FAILURE = 1
+# Seed j > 0 of an eval prompt (diversity) is offset by j x this prime from the prompt's grid seed.
+EVAL_SEED_STRIDE = 7919
 EXIT_CONFIG = 2
 
 
@@ -126,10 +129,13 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
     """Base (LoRA scaled to zero) vs current on the eval prompts with fixed seeds; one PNG per eval.
 
     Prompts are sharded over ranks (padded so every rank runs the same forwards); the tiles travel
-    to rank 0 as PNG bytes (nodes need not share a disk), which assembles the grid, keeps the tiles
-    in ``eval-<update>/`` (for the controller's win rate and the report) and returns the ``eval``
-    event's data; other ranks return None. Uses its own generators, so it never perturbs the
-    training RNG streams (exact resume).
+    to rank 0 as PNG bytes (nodes need not share a disk), which assembles the grid, keeps the
+    per-prompt base/current tiles in ``eval-<update>/`` for the controller's win rate and the report,
+    and returns the ``eval`` event's data; other ranks return None.
+    With ``health.diversity.seeds`` > 1 each prompt is also sampled at more seeds (latents only, no
+    decode) and the event's ``spread`` holds, per prompt, the latents' spread across seeds for the
+    base and the current model (:func:`latent_spread`); otherwise ``spread`` is None.
+    Uses its own generators, so it never perturbs the training RNG streams (exact resume).
     """
     from PIL import Image, ImageDraw
 
@@ -138,28 +144,40 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
     cfg, info, ad = state.cfg, state.info, state.adapter
     prompts = list(cfg.eval_prompts)
     tiles_here: dict[str, bytes] = {}
+    spreads_here: dict[int, dict[str, float]] = {}
     indices = D.shard(list(range(len(prompts))), info)
     L, Ch = ad.latent_shape
     # Editing needs a source image per eval instruction: the dataset's rows in file order, cycled.
     sources = [row.source_image for row in state.data.rows] if cfg.judge_task == "edit" else []
+    seeds = cfg.health.diversity.seeds
     for k, gi in enumerate(indices):
         cond = ad.encode([prompts[gi]], [sources[gi % len(sources)]] if sources else None)
+        kept = k == indices.index(gi)  # padding repeats are computed (collectives) but not kept
+        spread: dict[str, float] = {}
         for label in ("base", "lora"):
-            gen = torch.Generator().manual_seed(cfg.sampler.seed + 1_000_003 * (gi + 1))
-            init = torch.randn((1, L, Ch), generator=gen).to(info.device)
-            with torch.no_grad(), state.autocast():
-                ctx = state.reference_mode() if label == "base" else contextlib.nullcontext()
-                with ctx:
-                    ro = rollout(ad, cond, cfg.sampler, gen, init_noise=init)
-                judged = ro.x0_last if cfg.sampler.judged_image == "x0_last" else ro.final
-                image = ad.decode(judged).float().clamp(0, 1).cpu()[0]
-            if k == indices.index(gi):  # padding repeats are computed (collectives) but not kept
-                png = io.BytesIO()
-                to_pil(image).save(png, format="PNG")
-                tiles_here[f"{gi}-{label}"] = png.getvalue()
+            judged_latents = []
+            # Seed 0 is the grid's (and the win rate's) image; the others only measure the spread.
+            for j in range(seeds):
+                gen = torch.Generator().manual_seed(cfg.sampler.seed + 1_000_003 * (gi + 1) + EVAL_SEED_STRIDE * j)
+                init = torch.randn((1, L, Ch), generator=gen).to(info.device)
+                with torch.no_grad(), state.autocast():
+                    ctx = state.reference_mode() if label == "base" else contextlib.nullcontext()
+                    with ctx:
+                        ro = rollout(ad, cond, cfg.sampler, gen, init_noise=init)
+                    judged = ro.x0_last if cfg.sampler.judged_image == "x0_last" else ro.final
+                    judged_latents.append(judged[0].float().cpu())
+                    if j == 0 and kept:
+                        png = io.BytesIO()
+                        to_pil(ad.decode(judged).float().clamp(0, 1).cpu()[0]).save(png, format="PNG")
+                        tiles_here[f"{gi}-{label}"] = png.getvalue()
+            spread[label] = latent_spread(torch.stack(judged_latents))
+        if kept:
+            spreads_here[gi] = spread
     gathered: dict[str, bytes] = {}
-    for part in D.all_gather_object(tiles_here, info):
-        gathered.update(part)  # type: ignore[arg-type]
+    spreads: dict[int, dict[str, float]] = {}
+    for part in D.all_gather_object((tiles_here, spreads_here), info):
+        gathered.update(part[0])  # type: ignore[index]
+        spreads.update(part[1])  # type: ignore[index]
     if not info.is_main:
         return None
     parts = out_dir / f"eval-{state.update:06d}"
@@ -185,6 +203,7 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
         y += row_h
     path = out_dir / f"eval-{state.update:06d}.png"
     grid.save(path)
+    rows = [_finite(spreads[i]) for i in range(len(prompts))]
     event = {
         "update": state.update,
         "grid": str(path.resolve()),
@@ -192,6 +211,7 @@ def write_eval_grid(state: TrainState, out_dir: Path) -> dict[str, Any] | None:
         "base": [str((parts / f"{i}-base.png").resolve()) for i in range(len(prompts))],
         "current": [str((parts / f"{i}-lora.png").resolve()) for i in range(len(prompts))],
         "source_images": [sources[i % len(sources)] for i in range(len(prompts))] if sources else None,
+        "spread": {"base": [r["base"] for r in rows], "current": [r["lora"] for r in rows]} if seeds > 1 else None,
     }
     (out_dir / f"eval-{state.update:06d}.json").write_text(json.dumps(event, indent=2))
     return event

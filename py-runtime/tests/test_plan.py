@@ -10,6 +10,7 @@ import torch
 
 from autorubric_runtime.lora import attach_lora, lora_parameters
 from autorubric_runtime.plan import build_on_meta, count_parameters
+from autorubric_runtime.run_config import LoraCfg
 
 MODELS = Path(__file__).resolve().parents[2] / "configs" / "models"
 
@@ -58,7 +59,7 @@ def test_lora_count_equals_the_adapter_peft_attaches(tiny_flux_dir: Path) -> Non
         from diffusers import FluxTransformer2DModel
 
         real = FluxTransformer2DModel.from_pretrained(tiny_flux_dir, subfolder="transformer", torch_dtype=torch.float32)
-        attach_lora(real, {"rank": 3, "alpha": 6, "dropout": 0.0, "targets": targets})
+        attach_lora(real, LoraCfg(rank=3, alpha=6, dropout=0.0, targets=targets, init_from=None))
         params = lora_parameters(real)
         assert counted["params"] == sum(p.numel() for p in params)
         assert counted["layers"] == len(params) // 2  # lora_A and lora_B per layer

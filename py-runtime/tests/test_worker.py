@@ -159,6 +159,10 @@ def test_worker_trains_stops_on_request_with_a_checkpoint_and_resumes(tiny_flux_
         assert e["prompts"] == ["a red cat", "a yellow sun"] and e["source_images"] is None
         assert all(Path(p).is_file() for p in e["base"] + e["current"] + [e["grid"]])
         assert json.loads((run_dir / "grids" / f"eval-{e['update']:06d}.json").read_text()) == e
+        # diversity (health.diversity.seeds 2 in the fixture): one spread per prompt, base and current
+        assert all(len(e["spread"][k]) == 2 and all(v > 0 for v in e["spread"][k]) for k in ("base", "current"))
+    # the base model and the seeds do not change between eval points, so neither does the base spread
+    assert evals[0]["spread"]["base"] == evals[1]["spread"]["base"]
     # the first judgement failed: zero advantage, counted, nothing to learn from in update 1
     first, second = (m["metrics"] for m in service.metrics)
     assert (first["failed"], first["decided"], first["reward_mean"], first["grad_norm"]) == (1, 0, 0.0, 0.0)

@@ -10,6 +10,7 @@
  *   fields from the end, so the fields that matter (position, ETA) always survive.
  * - Piped (a log file, a batch job) it prints full lines, at most one per `everyMs`.
  */
+import { formatFlags } from "../train/health/flags.js";
 import type { TrainProgress } from "../train/train.js";
 
 /** Recent (done, time) samples; the ETA is the remaining work at the window's rate. */
@@ -115,6 +116,7 @@ export function trainFields(p: TrainProgress, eta: number | null): string[] {
     `clip ${p.clipFraction === null ? "-" : `${(100 * p.clipFraction).toFixed(1)}%`}`,
     `agree ${agreement}`,
     `judged ${j.decided}/${j.tie}/${j.invalid}/${j.failed} dec/tie/inv/fail`,
+    `health ${formatFlags(p.health)}`,
     `vlm ${p.calls} calls ${formatCount(p.tokens)} tok`,
   ];
   if (p.cost > 0) fields.push(`cost ${formatCost(p.cost, p.currency)}`);

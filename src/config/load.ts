@@ -61,6 +61,7 @@ export interface LoadedConfig {
 /** Path fields resolved against the directory of the layer that set them. */
 const PATH_FIELDS: ConfigPath[] = [
   ["judge", "rubric_file"],
+  ["judge", "audit", "rubric_file"],
   ["judge", "cache_dir"],
   ["train", "dataset", "path"],
   ["run", "output_dir"],

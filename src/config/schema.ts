@@ -9,11 +9,19 @@
  */
 import { z } from "zod";
 import type { BudgetSchema, ImageEncodingSchema, PriceSchema, TaskSchema } from "./schema/common.js";
-import { InductionSchema, JudgeSchema, type OrderPolicySchema } from "./schema/judge.js";
+import {
+  type AuditJudgeSchema,
+  InductionSchema,
+  JudgeSchema,
+  type OrderPolicySchema,
+} from "./schema/judge.js";
 import { checkCrossFieldRules } from "./schema/rules.js";
 import {
   type DatasetSchema,
   type DistributedSchema,
+  type HealthFlagSchema,
+  type HealthSchema,
+  type JudgeHealthSchema,
   type LoraSchema,
   type ModelSchema,
   type OptimSchema,
@@ -96,6 +104,10 @@ export type DatasetConfig = z.infer<typeof DatasetSchema>;
 export type DistributedConfig = z.infer<typeof DistributedSchema>;
 export type ServiceConfig = z.infer<typeof ServiceSchema>;
 export type TrainConfig = z.infer<typeof TrainSchema>;
+export type HealthConfig = z.infer<typeof HealthSchema>;
+export type JudgeHealthConfig = z.infer<typeof JudgeHealthSchema>;
+export type HealthFlagName = z.infer<typeof HealthFlagSchema>;
+export type AuditJudgeConfig = z.infer<typeof AuditJudgeSchema>;
 export type RunConfig = z.infer<typeof RunSchema>;
 export type Tracker = z.infer<typeof TrackerSchema>;
 export type Config = z.infer<typeof ConfigSchema>;

@@ -17,6 +17,7 @@ import {
   type Config,
   DatasetSchema,
   DistributedSchema,
+  DiversityHealthSchema,
   ModelSchema,
   OptimSchema,
   RpoSchema,
@@ -35,6 +36,7 @@ export const WorkerConfigSchema = TrainSchema.omit({
   optim: true,
   distributed: true,
   service: true,
+  health: true,
 })
   .extend({
     // The prompts arrive normalised in prompts_file; only the shuffle flag matters to the workers.
@@ -51,6 +53,8 @@ export const WorkerConfigSchema = TrainSchema.omit({
       node_rank: true,
       shared_run_dir: true,
     }),
+    // The workers only sample the eval prompts at more seeds; every health rule runs in TypeScript.
+    health: z.object({ diversity: DiversityHealthSchema.pick({ seeds: true }) }).strict(),
     service: z
       .object({
         url: z.string().describe("the reward service's URL"),
@@ -81,7 +85,7 @@ export function workerConfig(config: Config & { train: TrainConfig }, run: Worke
   const { train } = config;
   const { win_reward: _win, lose_reward: _lose, ...rpo } = train.rpo;
   const { scheduler: _scheduler, ...optim } = train.optim;
-  const { dataset, distributed, service: _service, ...rest } = train;
+  const { dataset, distributed, service: _service, health, ...rest } = train;
   return {
     ...rest,
     dataset: { shuffle: dataset.shuffle },
@@ -93,6 +97,7 @@ export function workerConfig(config: Config & { train: TrainConfig }, run: Worke
       node_rank: distributed.node_rank,
       shared_run_dir: distributed.shared_run_dir,
     },
+    health: { diversity: { seeds: health.diversity.seeds } },
     service: { url: run.serviceUrl, token: null },
     run_dir: run.runDir,
     prompts_file: run.promptsFile,

@@ -41,8 +41,8 @@ export const PROTOCOL_VERSION = 1;
 
 /** What the service needs from a judge: compare a prompt's candidates, return outcome and rewards. */
 /**
- * The judge as the service uses it: outcome, rewards, agreement and cache flag; the ranking, winner
- * and reason too when the judge gives them (judgements.jsonl and the report show them).
+ * The verdict's rank, winner and reason are optional: the service records them when the judge
+ * gives them (a stand-in judge may give only outcome and rewards).
  */
 export interface RewardJudge {
   compare(

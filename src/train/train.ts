@@ -26,6 +26,10 @@ import { pythonEnv, resolvePython } from "../runtime/python.js";
 import { launchWorkers, workerEnv } from "../runtime/torchrun.js";
 import { type OpenedVlm, openVlm } from "../vlm/client.js";
 import { UsageMeter } from "../vlm/usage.js";
+import { openAuditJudge } from "./audit-judge.js";
+import { createEvalPoints, evalScalars, winrateJudgeOf } from "./evals.js";
+import type { HealthFlagName, RaisedFlag } from "./health/flags.js";
+import { assessEvalPoint, runHealth } from "./health/monitor.js";
 import { type JoinInfo, joinInfo } from "./join-info.js";
 import { writeTrainReport } from "./report/index.js";
 import {
@@ -44,8 +48,8 @@ import {
   writePrompts,
   writeRunConfig,
 } from "./run-dir.js";
-import { createRunObservers } from "./run-observers.js";
 import { recordSession, rewindRecords } from "./run-records.js";
+import { type RunTrackers, startTrackers, trackerScalars } from "./tracking.js";
 
 /** What the controller reports after each optimizer update (the CLI's progress line shows it). */
 export interface TrainProgress {
@@ -66,6 +70,8 @@ export interface TrainProgress {
   split: { sampling: number; judgeWait: number; update: number } | null;
   /** Seconds the workers measured for this update (start-up excluded), when reported. */
   stepSeconds: number | null;
+  /** Health flags that hold now (src/train/health/); empty when all is well. */
+  health: readonly HealthFlagName[];
 }
 
 export interface TrainOptions {
@@ -88,6 +94,13 @@ export interface TrainOptions {
    * learning that comes from the judge moves the two in opposite directions. Not with `judge`.
    */
   reverseVerdicts?: boolean;
+  /**
+   * Judge of the win rate over the base at each eval point (default: the reward judge). The demo's
+   * control run trains on reversed verdicts but is measured by the real judge.
+   */
+  evalJudge?: RewardJudge;
+  /** Audit judge override (tests). Default: the one `judge.audit` names, if any. */
+  auditJudge?: RewardJudge;
   /**
    * An already opened VLM to judge with (e.g. the demo's referee, started once); the caller closes
    * it. Default: `openVlm(config)`, closed when the run ends.
@@ -119,6 +132,8 @@ export interface TrainResult {
   judge: ServiceStats;
   usage: { calls: number; tokens: number; cost: number };
   lastMetrics: Record<string, unknown> | null;
+  /** Health flags raised in this session, each at the update it was first raised. */
+  health: readonly RaisedFlag[];
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
@@ -170,6 +185,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const ownVlm = options.judge || options.vlm ? null : await openVlm(config, { meter });
   const vlm = options.judge ? null : (options.vlm ?? ownVlm);
   const judge = options.judge ?? trainingJudge(config, rubric, vlm, meter, options.reverseVerdicts === true);
+  const audit = options.auditJudge
+    ? { judge: options.auditJudge, close: async () => {} }
+    : await openAuditJudge(config, rubric, meter);
   let lastMetrics: Record<string, unknown> | null = null;
   let updates = 0;
   let fromUpdate = 0;
@@ -187,15 +205,31 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
   };
   const log = (line: string) => options.onLog?.(line);
-  const observers = createRunObservers({
-    config,
-    paths,
-    python: python.path,
-    env,
-    // A control run (reverseVerdicts) is measured by the unreversed judge: one yardstick for both runs.
-    evalJudge: options.reverseVerdicts ? trainingJudge(config, rubric, vlm, meter, false) : judge,
-    append,
+  // Started with the workers' first `started` event: a run whose workers fail while loading has no
+  // tracker process to start and stop. Held in an object so `finally` sees the assignment.
+  const tracking: { trackers: RunTrackers | null } = { trackers: null };
+  const health = runHealth({
+    health: trainConfig.health,
+    judgementsFile: paths.judgements,
     log,
+    requestStop: (reason) => service.requestStop(reason),
+  });
+  const evals = createEvalPoints({
+    // A run trained on reversed verdicts (the demo's control) is measured by the real judge.
+    judge: winrateJudgeOf(
+      options.evalJudge ??
+        (options.reverseVerdicts ? trainingJudge(config, rubric, vlm, meter, false) : judge),
+    ),
+    auditJudge: audit ? winrateJudgeOf(audit.judge) : null,
+    onRecord: (judged) => {
+      const record = { ...judged, health: assessEvalPoint(health, judged) };
+      append(paths.evals, record);
+      tracking.trackers?.scalars(record.update, evalScalars(record));
+      log(
+        `eval at update ${record.update}: win rate over the base ${(100 * record.rate).toFixed(1)}% [${(100 * record.interval.low).toFixed(1)}, ${(100 * record.interval.high).toFixed(1)}] on ${record.prompts} prompts`,
+      );
+    },
+    onLog: log,
   });
 
   let joinable: JoinInfo | null = null;
@@ -213,22 +247,27 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     // Workers may only have the run's own samples judged (and the dataset's source images).
     imageRoots: [paths.dir],
     sourceImages: sourceImagesOf(paths.prompts),
-    onJudgement: (record: JudgementRecord) => append(paths.judgements, record),
+    onJudgement: (record: JudgementRecord) => {
+      append(paths.judgements, record);
+      health.judgement(record);
+    },
     onMetrics: ({ step, metrics }) => {
       updates = step;
       const totals = meter.totals;
+      const healthNow = health.update(step);
       const line = {
         time: new Date().toISOString(),
         step,
         ...metrics,
         judge: { ...service.stats },
+        health: healthNow,
         vlm_calls: totals.calls,
         vlm_tokens: totals.totalTokens,
         vlm_cost: totals.cost,
       };
       lastMetrics = line;
       append(paths.metrics, line);
-      observers.metrics(step, line);
+      tracking.trackers?.scalars(step, trackerScalars(line));
       options.onProgress?.({
         update: step,
         totalUpdates: trainConfig.max_steps,
@@ -243,6 +282,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         currency: config.vlm?.price.currency ?? "USD",
         split: splitOf(metrics),
         stepSeconds: numberOrNull(metrics.time_step),
+        health: healthNow.flags,
       });
     },
     onEvent: (event) => {
@@ -261,10 +301,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         updates = at;
         // The updates after the checkpoint are redone: their rows are written again by the new group.
         rewindRecords(paths, at);
-        observers.started(at);
+        health.started(at);
+        evals.rewind(at);
+        tracking.trackers ??= startTrackers({ config, paths, python: python.path, env, onLog: log });
+        // TensorBoard drops what it had past the checkpoint too (a fresh run has nothing to drop).
+        if (at > 0) tracking.trackers?.rewind(at + 1);
       }
       if (event.kind === "eval") {
-        observers.evalPoint(event.data);
+        tracking.trackers?.image(Number(event.data.update), "eval/grid", String(event.data.grid));
+        evals.add(event.data);
       }
     },
     onStop: (reason) => log(`stopping: ${reason} (workers checkpoint first)`),
@@ -306,8 +351,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } finally {
     options.signal?.removeEventListener("abort", onStop);
     options.killSignal?.removeEventListener("abort", onKill);
-    await observers.close();
+    await evals.settled();
+    await tracking.trackers?.close();
     await service.close();
+    await audit?.close();
     await ownVlm?.close();
   }
   const totals = meter.totals;
@@ -322,6 +369,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     judge: { ...service.stats },
     usage,
     lastMetrics,
+    health: health.raised,
   };
   const session = {
     started: sessionStarted,

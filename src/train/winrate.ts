@@ -128,7 +128,7 @@ export interface WinratePair {
 }
 
 /** The judge's answer in one presentation order, from A's side. */
-export interface PairOrderVerdict {
+export interface OrderVerdict {
   outcome: "decided" | "tie" | "invalid";
   /** Which model's image was preferred (null unless decided). */
   preferred: "a" | "b" | null;
@@ -136,10 +136,10 @@ export interface PairOrderVerdict {
 }
 
 export interface JudgedPair {
-  /** A shown first, then B. */
-  forward: PairOrderVerdict;
-  /** B shown first, then A. */
-  reverse: PairOrderVerdict;
+  /** A first, then B. */
+  forward: OrderVerdict;
+  /** B first, then A. */
+  reverse: OrderVerdict;
   /** Mean over the two orders of 1 (A preferred), 0 (B preferred), 0.5 (no decision). */
   score: number;
 }
@@ -186,18 +186,16 @@ export async function judgeBothOrders(
   };
 }
 
-/** Counts one judgement (winner in the caller's order, A = 0) and returns its score for A. */
+/** Counts one judgement (winner in the caller's order, A = 0): its score for A and its verdict from A's side. */
 function tally(
   counts: OrderCounts,
   verdict: { outcome: string; winner: number | null | undefined; reason: string | null },
-): { score: number; verdict: PairOrderVerdict } {
+): { score: number; verdict: OrderVerdict } {
   const { reason } = verdict;
   if (verdict.outcome !== "decided" || verdict.winner == null) {
     counts.undecided += 1;
-    return {
-      score: 0.5,
-      verdict: { outcome: verdict.outcome === "tie" ? "tie" : "invalid", preferred: null, reason },
-    };
+    const outcome = verdict.outcome === "tie" ? "tie" : "invalid";
+    return { score: 0.5, verdict: { outcome, preferred: null, reason } };
   }
   if (verdict.winner === 0) {
     counts.a += 1;

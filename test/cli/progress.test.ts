@@ -27,6 +27,7 @@ function progress(over: Partial<TrainProgress> = {}): TrainProgress {
     currency: "USD",
     split: { sampling: 12.3, judgeWait: 0.4, update: 8.9 },
     stepSeconds: 21.6,
+    health: [],
     ...over,
   } as TrainProgress;
 }
@@ -113,6 +114,12 @@ describe("the training line", () => {
     const line = fitFields(fields, 99);
     expect(line.length).toBeLessThanOrEqual(99);
     expect(line).toMatch(/^step 12\/500 2% \| eta 12m34s \| reward \+0\.313 \| loss/);
+  });
+
+  it("shows the health flags that hold, or ok", () => {
+    expect(fitFields(trainFields(progress(), 754))).toContain(" | health ok | ");
+    const flagged = fitFields(trainFields(progress({ health: ["reward_hacking", "judge_agreement"] }), 754));
+    expect(flagged).toContain(" | health !reward_hacking,!judge_agreement | ");
   });
 
   it("says when values are missing and leaves out a cost that was never priced", () => {

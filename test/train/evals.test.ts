@@ -20,11 +20,13 @@ const point = (update: number): EvalPoint => ({
 function scripted(calls: Array<{ candidates: string[]; order?: string }>): WinrateJudge {
   return {
     async compare(input) {
-      const candidates = input.candidates as string[];
-      calls.push({ candidates, ...(input.order ? { order: input.order } : {}) });
+      calls.push({
+        candidates: input.candidates.map(String),
+        ...(input.order ? { order: input.order } : {}),
+      });
       if (input.prompt === "p2") return { outcome: "tie", winner: null };
       if (input.prompt === "p1") return { outcome: "decided", winner: 0, reason: "first" };
-      return { outcome: "decided", winner: candidates.indexOf("/c0.png"), reason: "warmer" };
+      return { outcome: "decided", winner: input.candidates.indexOf("/c0.png"), reason: "warmer" };
     },
   };
 }
@@ -36,7 +38,7 @@ describe("judgeEvalPoint", () => {
     const scores = [1, 0.5, 0.5];
     expect(record.pairs.map((p) => p.score)).toEqual(scores);
     expect(record.rate).toBeCloseTo(2 / 3, 12);
-    // A Wilson interval over prompts, a tie counting half a win (as `arr winrate`).
+    // Wilson over prompts, a tie counting as half a win (the win rate's interval).
     expect(record.interval).toEqual(wilsonInterval(2, 3));
     expect(record.forward).toEqual({ a: 2, b: 0, undecided: 1 });
     expect(record.reverse).toEqual({ a: 1, b: 1, undecided: 1 });
@@ -91,7 +93,7 @@ describe("createEvalPoints", () => {
       judge: {
         compare: async (input) => {
           if (fail) throw new Error("VLM down");
-          if ((input.candidates as string[]).some((c) => c.includes("/6/"))) await held;
+          if (input.candidates.some((c) => String(c).includes("/6/"))) await held;
           return base.compare(input);
         },
       },

@@ -1,6 +1,48 @@
 /** The `judge` (rubric-conditioned comparisons) and `induction` (ARR rubric induction) sections. */
 import { z } from "zod";
-import { BudgetSchema, LanguageSchema, nonNegativeInt, positiveInt, TaskSchema } from "./common.js";
+import { BudgetSchema, httpUrl, LanguageSchema, nonNegativeInt, positiveInt, TaskSchema } from "./common.js";
+
+/**
+ * A second judge that audits the policy at each `train.eval_every`: another model, endpoint or
+ * rubric. It exists when at least one field is set; a null field takes the training judge's value
+ * (vlm.* or judge.rubric_file). Every field null (the default): no audit judge.
+ */
+export const AuditJudgeSchema = z
+  .object({
+    provider: z
+      .enum(["openai-compatible", "referee"])
+      .nullable()
+      .default(null)
+      .describe("the audit VLM's provider (null: vlm.provider)"),
+    model: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe("the audit VLM's model name (null: vlm.model)"),
+    base_url: z
+      .union([httpUrl(), z.array(httpUrl()).min(1)])
+      .nullable()
+      .default(null)
+      .describe("the audit VLM's endpoint or replicas (null: vlm.base_url)"),
+    api_key_env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name")
+      .nullable()
+      .default(null)
+      .describe("NAME of the env var holding the audit endpoint's API key (null: vlm.api_key_env)"),
+    rubric_file: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe("rubric the audit judge is conditioned on (null: judge.rubric_file)"),
+  })
+  .strict();
+
+/** Whether `judge.audit` names an audit judge (any field set). */
+export function hasAuditJudge(audit: z.infer<typeof AuditJudgeSchema>): boolean {
+  return Object.values(audit).some((value) => value !== null);
+}
 
 /** How candidates are presented to the judge (position bias). */
 export const OrderPolicySchema = z.enum(["single", "swap", "random"]);
@@ -41,6 +83,8 @@ export const JudgeSchema = z
       .describe(
         "comparisons in flight at once: `arr judge`, `arr eval` (--concurrency overrides) and the reward service while training; each takes one VLM request per order, under vlm.concurrency",
       ),
+    // A second judge at each train.eval_every (every field null: none; the reward-hacking flag needs one).
+    audit: AuditJudgeSchema.default(AuditJudgeSchema.parse({})),
   })
   .strict();
 

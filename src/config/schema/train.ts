@@ -210,6 +210,80 @@ export const ServiceSchema = z
   })
   .strict();
 
+/** The health flags (src/train/health/): what each means is in README "Training health". */
+export const HealthFlagSchema = z.enum([
+  "reward_hacking",
+  "diversity_collapse",
+  "judge_agreement",
+  "judge_ties",
+  "judge_invalid",
+  "judge_latency",
+]);
+
+export const DiversityHealthSchema = z
+  .object({
+    seeds: z
+      .number()
+      .int()
+      .min(1)
+      .max(16)
+      .default(2)
+      .describe(
+        "seeds per eval prompt sampled at each eval_every (base and current) to measure the spread of the latents (1: not measured)",
+      ),
+    min_ratio: probability()
+      .default(0.5)
+      .describe("diversity_collapse when the current spread falls below this fraction of the base model's"),
+  })
+  .strict();
+
+export const JudgeHealthSchema = z
+  .object({
+    baseline_updates: positiveInt()
+      .default(10)
+      .describe("the run's first N updates whose judgements are the judge's baseline"),
+    window_updates: positiveInt()
+      .default(5)
+      .describe("the latest N updates compared with the baseline (after the baseline is complete)"),
+    rate_tolerance: probability()
+      .default(0.15)
+      .describe(
+        "how far order agreement, tie or invalid rate may move from the baseline: flagged when the window's whole interval lies beyond it",
+      ),
+    latency_factor: z
+      .number()
+      .gt(1)
+      .default(3)
+      .describe("judge_latency when the window's median latency exceeds this multiple of the baseline's"),
+    latency_margin_seconds: z
+      .number()
+      .nonnegative()
+      .default(2)
+      .describe(
+        "judge_latency also needs the window's median to exceed the baseline's by this many seconds (ignores jitter)",
+      ),
+  })
+  .strict();
+
+export const HealthSchema = z
+  .object({
+    level: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(0.95)
+      .describe("confidence level of the Wilson intervals in the health rules"),
+    diversity: DiversityHealthSchema.default(DiversityHealthSchema.parse({})),
+    judge: JudgeHealthSchema.default(JudgeHealthSchema.parse({})),
+    stop_on: z
+      .array(HealthFlagSchema)
+      .default([])
+      .describe(
+        "health flags that checkpoint and stop the run (exit 3, resumable); others only warn. Flags: reward_hacking, diversity_collapse, judge_agreement, judge_ties, judge_invalid, judge_latency",
+      ),
+  })
+  .strict();
+
 export const TrainSchema = z
   .object({
     model: ModelSchema,
@@ -243,6 +317,7 @@ export const TrainSchema = z
       .describe("bf16 autocast of the transformer (auto: on GPU only)"),
     distributed: DistributedSchema.default(DistributedSchema.parse({})),
     service: ServiceSchema.default(ServiceSchema.parse({})),
+    health: HealthSchema.default(HealthSchema.parse({})),
     seed: z
       .number()
       .int()

@@ -77,6 +77,17 @@ export function chartGroups(runs: readonly RunData[]): ChartGroup[] {
                 high: run.evals.map((e) => [e.update, e.interval.high]),
               },
             },
+            // The audit judge (judge.audit) on the same pairs: training up, audit flat = reward hacking.
+            ...(run.evals.some((e) => e.audit)
+              ? [
+                  {
+                    label: "audit judge",
+                    points: run.evals.flatMap((e) =>
+                      e.audit ? [[e.update, e.audit.rate] as [number, number]] : [],
+                    ),
+                  },
+                ]
+              : []),
           ],
         ),
         spec(

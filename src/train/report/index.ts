@@ -126,6 +126,7 @@ function facts(run: RunData, inputs: ReportInputs): Array<[string, string]> {
       `${pct(lastEval.rate)} [${pct(lastEval.interval.low)}, ${pct(lastEval.interval.high)}] at update ${lastEval.update}, ${lastEval.prompts} prompts x 2 orders`,
     ]);
   }
+  out.push(["training health", healthFacts(run)]);
   if (inputs.winrate) {
     const w = inputs.winrate;
     out.push([
@@ -147,6 +148,31 @@ function facts(run: RunData, inputs: ReportInputs): Array<[string, string]> {
     ]);
   }
   return out;
+}
+
+/** Each health flag raised during the run, at its first update, with the eval point's reason. */
+function healthFacts(run: RunData): string {
+  const first = new Map<string, number>();
+  for (const row of run.metrics) {
+    for (const flag of (row.health as { flags?: string[] } | undefined)?.flags ?? []) {
+      if (!first.has(flag)) first.set(flag, Number(row.step));
+    }
+  }
+  const reasons = new Map<string, string>();
+  for (const e of run.evals) {
+    for (const check of e.health?.checks ?? []) {
+      if (!check.raised) continue;
+      if (!first.has(check.flag) || (first.get(check.flag) ?? 0) > e.update) first.set(check.flag, e.update);
+      if (!reasons.has(check.flag)) reasons.set(check.flag, check.reason);
+    }
+  }
+  if (first.size === 0) return "no flag raised";
+  return [...first]
+    .map(
+      ([flag, update]) =>
+        `${flag} from update ${update}${reasons.has(flag) ? ` (${reasons.get(flag)})` : ""}`,
+    )
+    .join("; ");
 }
 
 function environment(manifest: Record<string, unknown> | null): Array<[string, string]> {

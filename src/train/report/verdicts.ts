@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import type { JudgementRecord } from "../reward-service.js";
-import type { PairOrderVerdict } from "../winrate.js";
+import type { OrderVerdict } from "../winrate.js";
 import type { RunData } from "./data.js";
 
 export interface VerdictCard {
@@ -65,7 +65,7 @@ export function verdictCards(run: RunData, img: (path: string) => string | null)
   return [...evalCards.slice(-MAX_CARDS), ...trainingCards];
 }
 
-function describe(verdict: PairOrderVerdict): string {
+function describe(verdict: OrderVerdict): string {
   if (verdict.outcome !== "decided") return verdict.outcome;
   return verdict.preferred === "a" ? "current preferred" : "base preferred";
 }
