@@ -20,7 +20,7 @@ import { pythonEnv, resolvePython } from "../runtime/python.js";
 import { launchWorkers, type WorkersExit, workerEnv } from "../runtime/torchrun.js";
 import { type JoinInfo, JoinInfoSchema } from "./join-info.js";
 import { runPaths } from "./run-dir.js";
-import { extractTraceback, pythonError } from "./train.js";
+import { extractTraceback, pythonError } from "./worker-failure.js";
 
 export interface JoinOptions {
   /** Node 0's reward service, as node 0 printed it (e.g. http://10.0.0.5:41234). */
