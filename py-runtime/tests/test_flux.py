@@ -121,6 +121,13 @@ def test_api_sample_writes_images_end_to_end(tiny_flux_dir, tmp_path):
     assert list(Image.open(out["images"][2]).getdata()) == list(img.getdata())
     assert list(Image.open(out["images"][3]).getdata()) != list(img.getdata())
 
+    # eta 0 (`arr sample --eta 0`): the deterministic sampler, whatever the seed's SDE noise would be
+    ode = {**request, "sampler": dataclasses.asdict(make_sampler(steps=3, eta=0.0, height=64, width=64))}
+    det = OPS["sample"]({**ode, "prompts": ["a red cat"], "seeds": [7], "out_dir": str(tmp_path / "ode")})
+    again = OPS["sample"]({**ode, "prompts": ["a red cat"], "seeds": [7], "out_dir": str(tmp_path / "ode2")})
+    assert list(Image.open(det["images"][0]).getdata()) == list(Image.open(again["images"][0]).getdata())
+    assert list(Image.open(det["images"][0]).getdata()) != list(img.getdata())
+
 
 def test_building_the_tiny_model_leaves_the_callers_rng_streams_alone(tmp_path):
     """A first run builds the cache and later runs load it: both must draw the same LoRA init."""

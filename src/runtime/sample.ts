@@ -28,6 +28,12 @@ export interface SampleOptions {
   seed?: number;
   /** Images per prompt (GenEval's protocol uses 4). Default 1. */
   imagesPerPrompt?: number;
+  /**
+   * The SDE's noise level for these images. Default `train.sampler.eta` (the distribution training
+   * samples from); 0 is the deterministic Euler sampler, which only sampling allows (training needs
+   * the log-probs of a noisy step, so the schema rejects 0 there).
+   */
+  eta?: number;
   /** An open bridge to use (it stays open); default: one is created and closed here. */
   bridge?: Bridge;
   signal?: AbortSignal;
@@ -83,16 +89,20 @@ export async function sample(options: SampleOptions): Promise<SampleResult> {
   const seeds = options.prompts.map((_, i) => base + i * perPrompt);
   const bridge = options.bridge ?? (await createBridge());
   try {
-    const request = sampleRequest(train, {
-      lora_dir: options.loraDir ? resolve(options.loraDir) : null,
-      // GenEval folders must carry the metadata line verbatim; the op accepts it as a dict.
-      prompts: options.prompts.map((p) => (layout === "geneval" && p.metadata ? p.metadata : p.prompt)),
-      seeds,
-      out_dir: resolve(options.outDir),
-      source_images: editing ? options.prompts.map((p) => p.sourceImage as string) : null,
-      layout,
-      images_per_prompt: perPrompt,
-    });
+    const sampler = options.eta === undefined ? train.sampler : { ...train.sampler, eta: options.eta };
+    const request = sampleRequest(
+      { ...train, sampler },
+      {
+        lora_dir: options.loraDir ? resolve(options.loraDir) : null,
+        // GenEval folders must carry the metadata line verbatim; the op accepts it as a dict.
+        prompts: options.prompts.map((p) => (layout === "geneval" && p.metadata ? p.metadata : p.prompt)),
+        seeds,
+        out_dir: resolve(options.outDir),
+        source_images: editing ? options.prompts.map((p) => p.sourceImage as string) : null,
+        layout,
+        images_per_prompt: perPrompt,
+      },
+    );
     const result = await bridge.call<{ images: string[] }>(
       "sample",
       request,

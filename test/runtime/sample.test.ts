@@ -73,6 +73,17 @@ describe("sample", () => {
     ]);
   });
 
+  it("samples with the configured eta unless an eta is given (0: the deterministic sampler)", async () => {
+    const { config } = await loadConfig({ preset: "tiny-cpu" });
+    const bridge = recordingBridge();
+    const prompts = await readSamplePrompts(tmp("p.txt", "one\n"));
+    await sample({ config, prompts, outDir: "/tmp/x", bridge });
+    await sample({ config, prompts, outDir: "/tmp/x", bridge, eta: 0 });
+    const sent = bridge.calls.map((c) => c.args.sampler as { eta: number; steps: number });
+    expect(sent[0]?.eta).toBe(config.train?.sampler.eta);
+    expect(sent[1]).toEqual({ ...config.train?.sampler, eta: 0 });
+  });
+
   it("rejects a missing LoRA directory before starting Python", async () => {
     const { config } = await loadConfig({ preset: "tiny-cpu" });
     const bridge = recordingBridge();

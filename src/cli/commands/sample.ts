@@ -15,6 +15,7 @@ interface SampleFlags extends ConfigOptions {
   layout: string;
   seed?: string;
   imagesPerPrompt: string;
+  eta?: string;
   json?: boolean;
 }
 
@@ -40,6 +41,7 @@ export function register(program: Command): void {
       .option("--layout <layout>", "flat | geneval (GenEval's <i>/metadata.jsonl + samples/<j>.png)", "flat")
       .option("--seed <n>", "first seed (default: train.sampler.seed)")
       .option("--images-per-prompt <n>", "images per prompt (GenEval uses 4)", "1")
+      .option("--eta <x>", "SDE noise level (default: train.sampler.eta; 0: deterministic Euler sampler)")
       .option("--json", "print a JSON summary instead of the paths"),
   ).action(async (flags: SampleFlags) => {
     if (flags.layout !== "flat" && flags.layout !== "geneval") {
@@ -47,6 +49,10 @@ export function register(program: Command): void {
     }
     const seed = flags.seed === undefined ? undefined : integer("--seed", flags.seed, 0);
     const imagesPerPrompt = integer("--images-per-prompt", flags.imagesPerPrompt, 1);
+    const eta = flags.eta === undefined ? undefined : Number(flags.eta);
+    if (eta !== undefined && !(Number.isFinite(eta) && eta >= 0)) {
+      throw new UsageError(`--eta must be a number >= 0, got "${flags.eta}"`);
+    }
     const { config } = await resolveConfigFromOptions(flags);
     const prompts = await readSamplePrompts(flags.prompts, { layout: flags.layout });
     const controller = new AbortController();
@@ -65,6 +71,7 @@ export function register(program: Command): void {
         imagesPerPrompt,
         signal: controller.signal,
         ...(seed === undefined ? {} : { seed }),
+        ...(eta === undefined ? {} : { eta }),
       });
       process.stdout.write(
         flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.images.join("\n")}\n`,
