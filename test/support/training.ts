@@ -1,7 +1,26 @@
 /** Stand-ins and readers shared by the training end-to-end tests (test/train/*-e2e.test.ts). */
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
+import { loadConfig } from "../../src/config/load.js";
+import type { Config } from "../../src/config/schema.js";
 import type { RewardJudge } from "../../src/train/reward-service.js";
+
+/** A short tiny-cpu run: 4 updates, a checkpoint and an eval point every 2. */
+export const SHORT_RUN = [
+  "train.max_steps=4",
+  "train.checkpoint_every=2",
+  "train.eval_every=2",
+  'train.eval_prompts=["a red apple", "a blue car"]',
+];
+
+/** The tiny-cpu preset writing run `name` under `root`, with `set` overrides applied in order. */
+export async function tinyRunConfig(root: string, name: string, set: readonly string[]): Promise<Config> {
+  const { config } = await loadConfig({
+    preset: "tiny-cpu",
+    set: [`run.output_dir=${root}`, `run.name=${name}`, ...set],
+  });
+  return config;
+}
 
 /** Deterministic stand-in: the brighter candidate wins (+1 / -1), equal brightness is a tie. */
 export function brighterJudge(calls: string[][] = []): RewardJudge {

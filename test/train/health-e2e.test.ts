@@ -14,12 +14,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import type { EvalRecord } from "../../src/train/evals.js";
 import { readJsonl, readMetrics } from "../../src/train/run-dir.js";
 import { type TrainOptions, train } from "../../src/train/train.js";
 import { seededRng } from "../../src/util/random.js";
+import { tinyRunConfig } from "../support/training.js";
 
 let root: string;
 beforeAll(async () => {
@@ -38,26 +38,20 @@ const EVAL_PROMPTS = [
   "a wooden boat",
 ];
 
-async function config(name: string, set: string[] = []): Promise<Config> {
-  const { config } = await loadConfig({
-    preset: "tiny-cpu",
-    set: [
-      `run.output_dir=${root}`,
-      `run.name=${name}`,
-      "run.trackers=[]",
-      "train.distributed.nproc_per_node=1",
-      "train.prompts_per_gpu=4",
-      "train.optim.lr=0.01",
-      "train.checkpoint_every=100",
-      "train.eval_every=3",
-      "train.health.diversity.seeds=1",
-      `train.eval_prompts=${JSON.stringify(EVAL_PROMPTS)}`,
-      "train.health.judge.baseline_updates=3",
-      "train.health.judge.window_updates=3",
-      ...set,
-    ],
-  });
-  return config;
+function config(name: string, set: string[] = []): Promise<Config> {
+  return tinyRunConfig(root, name, [
+    "run.trackers=[]",
+    "train.distributed.nproc_per_node=1",
+    "train.prompts_per_gpu=4",
+    "train.optim.lr=0.01",
+    "train.checkpoint_every=100",
+    "train.eval_every=3",
+    "train.health.diversity.seeds=1",
+    `train.eval_prompts=${JSON.stringify(EVAL_PROMPTS)}`,
+    "train.health.judge.baseline_updates=3",
+    "train.health.judge.window_updates=3",
+    ...set,
+  ]);
 }
 
 async function brightness(path: string): Promise<number> {

@@ -16,12 +16,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { type JoinResult, joinRun } from "../../src/train/join.js";
 import { openRunDir, readMetrics } from "../../src/train/run-dir.js";
 import { type TrainOptions, type TrainResult, train } from "../../src/train/train.js";
-import { brighterJudge, tensors } from "../support/training.js";
+import { brighterJudge, SHORT_RUN, tensors, tinyRunConfig } from "../support/training.js";
 
 const TOKEN = "multi-node-e2e-token-0123456789abcdef";
 
@@ -31,20 +30,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-async function config(name: string, set: string[] = []): Promise<Config> {
-  const { config } = await loadConfig({
-    preset: "tiny-cpu",
-    set: [
-      `run.output_dir=${root}`,
-      `run.name=${name}`,
-      "train.max_steps=4",
-      "train.checkpoint_every=2",
-      "train.eval_every=2",
-      'train.eval_prompts=["a red apple", "a blue car"]',
-      ...set,
-    ],
-  });
-  return config;
+function config(name: string, set: string[] = []): Promise<Config> {
+  return tinyRunConfig(root, name, [...SHORT_RUN, ...set]);
 }
 
 /** A port nobody listens on now (for torchrun's rendezvous). */

@@ -22,7 +22,6 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { TrainingError } from "../../src/errors.js";
 import { pythonEnv, resolvePython } from "../../src/runtime/python.js";
@@ -32,7 +31,7 @@ import { readJsonl, readMetrics } from "../../src/train/run-dir.js";
 import { readSummary } from "../../src/train/run-records.js";
 import { trackerScalars } from "../../src/train/tracking.js";
 import { type TrainProgress, type TrainResult, train } from "../../src/train/train.js";
-import { brighterJudge } from "../support/training.js";
+import { brighterJudge, SHORT_RUN, tinyRunConfig } from "../support/training.js";
 
 let root: string;
 beforeAll(async () => {
@@ -40,20 +39,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-async function config(name: string, set: string[] = []): Promise<Config> {
-  const { config } = await loadConfig({
-    preset: "tiny-cpu",
-    set: [
-      `run.output_dir=${root}`,
-      `run.name=${name}`,
-      "train.max_steps=4",
-      "train.checkpoint_every=2",
-      "train.eval_every=2",
-      'train.eval_prompts=["a red apple", "a blue car"]',
-      ...set,
-    ],
-  });
-  return config;
+function config(name: string, set: string[] = []): Promise<Config> {
+  return tinyRunConfig(root, name, [...SHORT_RUN, ...set]);
 }
 
 /** Python processes still running for a run (the workers and torchrun itself). */
