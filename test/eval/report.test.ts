@@ -1,18 +1,15 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { loadDataset } from "../../src/data/benchmarks/index.js";
 import { compare } from "../../src/eval/compare.js";
 import { writeEvalOutputs } from "../../src/eval/report.js";
 import type { EvalJudge } from "../../src/eval/types.js";
+import { launchChromium, openPage } from "../support/browser.js";
 import { fakeVerdict } from "../support/verdicts.js";
 
 const FIX = resolve(import.meta.dirname, "../fixtures/eval");
-const CHROMIUM = "/usr/bin/chromium";
 
 const PREFERRED = ["red.png", "blue.png", "green.png"];
 
@@ -34,11 +31,6 @@ function judge(biased: RegExp | null): EvalJudge {
 
 describe("report", () => {
   it("opens in headless Chromium with one card per item, a working filter and no console errors", async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium) to run the report test`,
-      );
-    }
     const { pairs } = await loadDataset(join(FIX, "hpdv3-test.json"), "hpdv3");
     const cmp = await compare({
       pairs,
@@ -66,31 +58,9 @@ describe("report", () => {
     const results = JSON.parse(await readFile(written.results, "utf8"));
     expect(results.variants.map((v: { variant: string }) => v.variant)).toEqual(["direct", "+ARR"]);
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
-      const page = await browser.newPage();
-      const problems: string[] = [];
-      page.on("console", (m) => {
-        if (m.type() === "error") problems.push(m.text());
-      });
-      page.on("pageerror", (e) => problems.push(String(e)));
-      page.on("dialog", (d) => {
-        problems.push(`dialog: ${d.message()}`);
-        void d.dismiss();
-      });
-      await page.goto(pathToFileURL(written.html).href);
+      const { page, problems } = await openPage(browser, written.html);
       const cards = page.locator(".card");
       expect(await cards.count()).toBe(pairs.length);
       expect(await page.locator(".card img").count()).toBe(2 * pairs.length);

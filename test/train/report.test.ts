@@ -1,14 +1,7 @@
-/**
- * The training report on a synthetic run directory (no Python): every chart is drawn by Chart.js in
- * headless Chromium with the run's numbers, without console errors; the control run is overlaid;
- * smoothing, the samples table and the verdict filters work; run text is escaped.
- */
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
@@ -17,9 +10,9 @@ import { chartGroups } from "../../src/train/report/charts.js";
 import { writeTrainReport } from "../../src/train/report/index.js";
 import type { JudgementRecord } from "../../src/train/reward-service.js";
 import { createRunDir, type RunPaths, writeManifest } from "../../src/train/run-dir.js";
+import { launchChromium, openPage } from "../support/browser.js";
 import { solidPng } from "../support/images.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const LONG_PROMPT = "a bright yellow sunflower field under a <b>clear</b> blue sky, seen from a low angle";
 const PROMPTS = ["a red apple", LONG_PROMPT];
 
@@ -158,38 +151,15 @@ beforeAll(async () => {
   config = (await loadConfig({ preset: "tiny-cpu", set: ["vlm.price.input_per_mtok=1"] })).config;
   main = await fakeRun("main", [0.6, 0.8], 0);
   control = await fakeRun("control", [0.4, 0.3], 0.5);
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium package to run the report test`);
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 afterAll(async () => {
   await browser?.close();
   await rm(root, { recursive: true, force: true });
 });
 
-async function open(file: string): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage();
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
-  page.on("pageerror", (e) => problems.push(String(e)));
-  page.on("dialog", (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.goto(pathToFileURL(file).href);
-  return { page, problems };
+function open(file: string): Promise<{ page: Page; problems: string[] }> {
+  return openPage(browser, file);
 }
 
 /** Every Chart.js chart on the page: canvas id -> datasets (label and points) shown in the legend. */
