@@ -5,14 +5,11 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ImageEncodingSchema, JudgeSchema, VlmSchema } from "../../src/config/schema.js";
 import { loadDataset } from "../../src/data/benchmarks/index.js";
 import { evaluate } from "../../src/eval/evaluate.js";
 import { renderReportHtml } from "../../src/eval/report.js";
-import { createJudge } from "../../src/judge/judge.js";
-import { createVlmClient } from "../../src/vlm/client.js";
 import { makeBenchmarkFixtures } from "../support/benchmark-fixtures.js";
-import { type StandInVlm, startStandInVlm } from "../support/stand-in-vlm.js";
+import { type StandInVlm, standInJudge, startStandInVlm } from "../support/stand-in-vlm.js";
 
 let root: string;
 let server: StandInVlm;
@@ -26,21 +23,7 @@ afterAll(async () => {
 });
 
 function judge() {
-  const vlm = createVlmClient(
-    VlmSchema.parse({
-      model: "stand-in",
-      base_url: server.url,
-      max_retries: 0,
-      structured_output: "json_object",
-    }),
-    { env: { OPENAI_API_KEY: "test" } },
-  );
-  return createJudge({
-    vlm,
-    config: JudgeSchema.parse({ cache_dir: null }),
-    image: ImageEncodingSchema.parse({}),
-    cacheDir: null,
-  });
+  return standInJudge(server.url);
 }
 
 async function run(path: string, options: { skipBad?: boolean } = {}) {

@@ -6,14 +6,11 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ImageEncodingSchema, JudgeSchema, VlmSchema } from "../../src/config/schema.js";
 import { compare } from "../../src/eval/compare.js";
 import { evaluate } from "../../src/eval/evaluate.js";
 import type { EvalPair } from "../../src/eval/types.js";
-import { createJudge } from "../../src/judge/judge.js";
-import { createVlmClient } from "../../src/vlm/client.js";
 import { solidPng, writeImage } from "../support/images.js";
-import { type StandInVlm, startStandInVlm } from "../support/stand-in-vlm.js";
+import { type StandInVlm, standInJudge, startStandInVlm } from "../support/stand-in-vlm.js";
 
 const N = 24;
 /** Items whose prompt carries the marker get "first image shown is best" whatever they show. */
@@ -47,22 +44,7 @@ afterAll(async () => {
 });
 
 function judge(rubric: { text: string; hash: string } | null = null) {
-  const vlm = createVlmClient(
-    VlmSchema.parse({
-      model: "stand-in",
-      base_url: server.url,
-      max_retries: 0,
-      structured_output: "json_object",
-    }),
-    { env: { OPENAI_API_KEY: "test" } },
-  );
-  return createJudge({
-    vlm,
-    config: JudgeSchema.parse({ cache_dir: null }),
-    image: ImageEncodingSchema.parse({}),
-    rubric,
-    cacheDir: null,
-  });
+  return standInJudge(server.url, rubric);
 }
 
 describe("evaluation against the stand-in VLM with a planted position bias", () => {

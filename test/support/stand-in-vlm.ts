@@ -12,6 +12,10 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import sharp from "sharp";
+import { ImageEncodingSchema, JudgeSchema, VlmSchema } from "../../src/config/schema.js";
+import { createJudge } from "../../src/judge/judge.js";
+import type { Judge } from "../../src/judge/types.js";
+import { createVlmClient } from "../../src/vlm/client.js";
 
 export type StandInBehaviour =
   | "json" // clean JSON
@@ -344,4 +348,19 @@ export async function startStandInVlm(options: StandInOptions = {}): Promise<Sta
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A judge on the stand-in at `url` with default settings, no cache and no retries. */
+export function standInJudge(url: string, rubric: { text: string; hash: string } | null = null): Judge {
+  const vlm = createVlmClient(
+    VlmSchema.parse({ model: "stand-in", base_url: url, max_retries: 0, structured_output: "json_object" }),
+    { env: { OPENAI_API_KEY: "test" } },
+  );
+  return createJudge({
+    vlm,
+    config: JudgeSchema.parse({ cache_dir: null }),
+    image: ImageEncodingSchema.parse({}),
+    rubric,
+    cacheDir: null,
+  });
 }
